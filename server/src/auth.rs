@@ -1,0 +1,355 @@
+//! Authentication: reading credentials from request headers, and verifying them.
+//!
+//! Accepted, as upstream Onezone does: HTTP Basic, or a token in the `macaroon`
+//! header (3.0.0-RC2), in `X-Auth-Token`, or as `Authorization: Bearer` (later versions).
+
+use std::sync::Arc;
+
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tokio::sync::Semaphore;
+
+use crate::ids;
+use crate::password;
+use crate::store::{Store, StoreError, UserId, unix_now};
+
+/// The headers a token may arrive in, besides `Authorization: Bearer`.
+pub const TOKEN_HEADERS: [&str; 2] = ["macaroon", "x-auth-token"];
+
+/// Credentials as a client sent them, not yet verified.
+#[derive(PartialEq, Eq)]
+pub enum Credentials {
+    Basic { login: String, password: String },
+    Token(String),
+}
+
+// Hand-written so that a credential never reaches a log line through `{:?}`.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Basic { login, .. } => write!(f, "Basic({login:?}, <password>)"),
+            Credentials::Token(_) => f.write_str("Token(<token>)"),
+        }
+    }
+}
+
+/// Why the headers did not yield one usable credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    #[error(
+        "Authentication required: send HTTP Basic credentials, or a token in the macaroon \
+         header, the X-Auth-Token header or Authorization: Bearer."
+    )]
+    Missing,
+    #[error("Unsupported authorization scheme '{0}': use Basic or Bearer.")]
+    UnsupportedScheme(String),
+    #[error("Malformed credentials: {0}.")]
+    Malformed(&'static str),
+    #[error(
+        "Conflicting credentials: send either Basic credentials or one token, \
+         not several different ones."
+    )]
+    Conflicting,
+}
+
+/// Reads the credentials of a request. Sending the same token in several token
+/// headers is accepted; anything ambiguous is refused rather than guessed at.
+pub fn credentials_from_headers(headers: &HeaderMap) -> Result<Credentials, CredentialError> {
+    let mut basic = None;
+    let mut tokens: Vec<String> = Vec::new();
+
+    if let Some(value) = single_header(headers, &AUTHORIZATION)? {
+        match parse_authorization(value)? {
+            c @ Credentials::Basic { .. } => basic = Some(c),
+            Credentials::Token(t) => tokens.push(t),
+        }
+    }
+    for name in TOKEN_HEADERS {
+        if let Some(value) = single_header(headers, &HeaderName::from_static(name))? {
+            let token = value.trim();
+            if token.is_empty() {
+                return Err(CredentialError::Malformed("empty token header"));
+            }
+            tokens.push(token.to_owned());
+        }
+    }
+
+    match (basic, tokens.split_first()) {
+        (None, None) => Err(CredentialError::Missing),
+        (Some(basic), None) => Ok(basic),
+        (Some(_), Some(_)) => Err(CredentialError::Conflicting),
+        (None, Some((first, rest))) if rest.iter().all(|t| t == first) => {
+            Ok(Credentials::Token(first.clone()))
+        }
+        (None, Some(_)) => Err(CredentialError::Conflicting),
+    }
+}
+
+/// The header's value as text, if present once; several copies are refused.
+fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, CredentialError> {
+    let mut values = headers.get_all(name);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(CredentialError::Malformed(
+            "a credential header is repeated",
+        ));
+    }
+    value.to_str().map(Some).map_err(|_| {
+        CredentialError::Malformed("a credential header holds non-ASCII or control bytes")
+    })
+}
+
+/// Parses an `Authorization` header value: `Basic <base64>` or `Bearer <token>`.
+pub fn parse_authorization(value: &str) -> Result<Credentials, CredentialError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(CredentialError::Malformed("empty Authorization header"));
+    }
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        parse_basic(rest)
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        if rest.is_empty() {
+            return Err(CredentialError::Malformed("Bearer without a token"));
+        }
+        Ok(Credentials::Token(rest.to_owned()))
+    } else {
+        // Cap what is echoed back so a hostile header cannot bloat the error.
+        Err(CredentialError::UnsupportedScheme(
+            scheme.chars().take(32).collect(),
+        ))
+    }
+}
+
+fn parse_basic(encoded: &str) -> Result<Credentials, CredentialError> {
+    if encoded.is_empty() {
+        return Err(CredentialError::Malformed("Basic without credentials"));
+    }
+    let decoded = STANDARD
+        .decode(encoded)
+        .map_err(|_| CredentialError::Malformed("Basic credentials are not valid base64"))?;
+    let text = String::from_utf8(decoded)
+        .map_err(|_| CredentialError::Malformed("Basic credentials are not UTF-8"))?;
+    let (login, password) = text.split_once(':').ok_or(CredentialError::Malformed(
+        "Basic credentials have no ':' between login and password",
+    ))?;
+    if login.is_empty() {
+        return Err(CredentialError::Malformed(
+            "Basic credentials have an empty login",
+        ));
+    }
+    Ok(Credentials::Basic {
+        login: login.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// Why verified credentials were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid login or password")]
+    InvalidPassword,
+    #[error("invalid, expired or revoked token")]
+    InvalidToken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies credentials against the store.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    /// Bounds concurrent argon2 verifications (19 MiB each) so that a burst of Basic
+    /// requests queues instead of exhausting memory.
+    hashing: Semaphore,
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        // Built now rather than on the first unknown login, which would then be slower.
+        let _ = password::decoy_hash();
+        Authenticator {
+            store,
+            hashing: Semaphore::new(permits),
+        }
+    }
+
+    pub async fn authenticate(&self, credentials: Credentials) -> Result<UserId, AuthError> {
+        match credentials {
+            Credentials::Basic { login, password } => self.verify_password(login, password).await,
+            Credentials::Token(token) => self.verify_token(&token).await,
+        }
+    }
+
+    async fn verify_password(&self, login: String, password: String) -> Result<UserId, AuthError> {
+        let found = self.store.password_hash(&login).await?;
+        let (user_id, phc) = match found {
+            Some((id, phc)) => (Some(id), phc),
+            None => (None, password::decoy_hash().to_owned()),
+        };
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+            .await
+            .expect("password verification does not panic");
+        match user_id {
+            Some(id) if matches => Ok(id),
+            _ => Err(AuthError::InvalidPassword),
+        }
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<UserId, AuthError> {
+        // Nothing this server issued has another shape; skip the lookup.
+        if !ids::is_well_formed(token) {
+            return Err(AuthError::InvalidToken);
+        }
+        match self.store.token(&ids::token_hash(token)).await? {
+            Some(record) if record.is_valid_at(unix_now()) => Ok(record.user_id),
+            _ => Err(AuthError::InvalidToken),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn basic(login: &str, password: &str) -> Credentials {
+        Credentials::Basic {
+            login: login.into(),
+            password: password.into(),
+        }
+    }
+
+    #[test]
+    fn basic_credentials() {
+        // "alice:s3cr:et" — the password may contain a colon, the login may not.
+        let h = headers(&[("authorization", b"Basic YWxpY2U6czNjcjpldA==")]);
+        assert_eq!(credentials_from_headers(&h), Ok(basic("alice", "s3cr:et")));
+        let h = headers(&[("authorization", b"basic YWxpY2U6czNjcjpldA==")]);
+        assert_eq!(credentials_from_headers(&h), Ok(basic("alice", "s3cr:et")));
+    }
+
+    #[test]
+    fn tokens_from_each_header() {
+        for (name, value) in [
+            ("macaroon", &b"tok"[..]),
+            ("x-auth-token", b"tok"),
+            ("authorization", b"Bearer tok"),
+        ] {
+            let h = headers(&[(name, value)]);
+            assert_eq!(
+                credentials_from_headers(&h),
+                Ok(Credentials::Token("tok".into())),
+                "{name}"
+            );
+        }
+        let same = headers(&[("macaroon", b"tok"), ("x-auth-token", b"tok")]);
+        assert_eq!(
+            credentials_from_headers(&same),
+            Ok(Credentials::Token("tok".into()))
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        use CredentialError::*;
+        type Case<'a> = (&'a [(&'a str, &'a [u8])], CredentialError);
+        let cases: &[Case] = &[
+            (&[], Missing),
+            (
+                &[("authorization", b"")],
+                Malformed("empty Authorization header"),
+            ),
+            (
+                &[("authorization", b"Basic")],
+                Malformed("Basic without credentials"),
+            ),
+            (
+                &[("authorization", b"Basic !!!")],
+                Malformed("Basic credentials are not valid base64"),
+            ),
+            // base64 of the bytes ff fe 3a 61
+            (
+                &[("authorization", b"Basic //46YQ==")],
+                Malformed("Basic credentials are not UTF-8"),
+            ),
+            // "alice"
+            (
+                &[("authorization", b"Basic YWxpY2U=")],
+                Malformed("Basic credentials have no ':' between login and password"),
+            ),
+            // ":pw"
+            (
+                &[("authorization", b"Basic OnB3")],
+                Malformed("Basic credentials have an empty login"),
+            ),
+            (
+                &[("authorization", b"Bearer ")],
+                Malformed("Bearer without a token"),
+            ),
+            (
+                &[("authorization", b"Digest x")],
+                UnsupportedScheme("Digest".into()),
+            ),
+            (&[("macaroon", b"  ")], Malformed("empty token header")),
+            (
+                &[("macaroon", b"a"), ("macaroon", b"a")],
+                Malformed("a credential header is repeated"),
+            ),
+            (
+                &[("macaroon", b"caf\xc3\xa9")],
+                Malformed("a credential header holds non-ASCII or control bytes"),
+            ),
+            (&[("macaroon", b"a"), ("x-auth-token", b"b")], Conflicting),
+            (
+                &[("authorization", b"Basic YTpi"), ("macaroon", b"a")],
+                Conflicting,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(
+                credentials_from_headers(&headers(pairs)).as_ref(),
+                Err(expected),
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let shown = format!(
+            "{:?} {:?}",
+            basic("alice", "hunter2"),
+            Credentials::Token("t0k3n".into())
+        );
+        assert!(shown.contains("alice"));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("t0k3n"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use onezone_server::admin::{self, DemoOutcome};
+use onezone_server::cli::{Cli, Command, ServeArgs, SpaceCommand, TokenCommand, UserCommand};
+use onezone_server::config::Config;
+use onezone_server::store::{self, Store};
+use onezone_server::{Application, ServeOptions, tls};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default (info for the server, warnings
+/// only for the admin commands, whose output is their result on stdout).
+fn init_logging(serving: bool) {
+    let default = if serving { "info,sqlx=warn" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::new(cli.data_dir, cli.database_url);
+    config.ensure_data_dir()?;
+    let store = store::connect(&config.database)
+        .await
+        .with_context(|| format!("opening the database ({})", config.database))?;
+    if let Command::Serve(args) = cli.command {
+        return serve(&config, store, args).await;
+    }
+    let store = store.as_ref();
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::User(UserCommand::Create { login, .. }) => {
+            let password = admin::read_password_from_stdin()?;
+            admin::create_user(store, &login, &password).await?;
+            eprintln!("created user '{login}'");
+        }
+        Command::User(UserCommand::SetPassword { login, .. }) => {
+            let password = admin::read_password_from_stdin()?;
+            admin::set_password(store, &login, &password).await?;
+            eprintln!("password of '{login}' changed");
+        }
+        Command::User(UserCommand::SetDefaultSpace { login, space_id }) => {
+            admin::set_default_space(store, &login, &space_id).await?;
+            eprintln!("default space of '{login}' is now {space_id}");
+        }
+        Command::Space(SpaceCommand::Create { name, owner }) => {
+            println!("{}", admin::create_space(store, &name, &owner).await?);
+        }
+        Command::Space(SpaceCommand::AddUser { space_id, login }) => {
+            if admin::add_user(store, &space_id, &login).await? {
+                eprintln!("added '{login}' to space {space_id}");
+            } else {
+                eprintln!("'{login}' already is a member of space {space_id}");
+            }
+        }
+        Command::Space(SpaceCommand::RemoveUser { space_id, login }) => {
+            if admin::remove_user(store, &space_id, &login).await? {
+                eprintln!("removed '{login}' from space {space_id}");
+            } else {
+                eprintln!("'{login}' was not a member of space {space_id}");
+            }
+        }
+        Command::Token(TokenCommand::Create { login, ttl }) => {
+            println!("{}", admin::create_token(store, &login, ttl).await?);
+        }
+        Command::Token(TokenCommand::Revoke { token }) => {
+            admin::revoke_token(store, &token).await?;
+            eprintln!("token revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        _ if args.no_tls => None,
+        (Some(cert), Some(key)) => Some(tls::load(cert, key)?),
+        _ => {
+            let self_signed = tls::load_or_generate(&config.data_dir)?;
+            if self_signed.generated {
+                tracing::info!(cert = %self_signed.cert_path.display(), "generated a self-signed TLS certificate");
+            }
+            Some(self_signed.config)
+        }
+    };
+    let demo = if args.demo {
+        Some(admin::seed_demo(store.as_ref()).await?)
+    } else {
+        None
+    };
+    let app = Application::build(
+        ServeOptions {
+            listen: args.listen,
+            tls,
+            workers: args.workers,
+        },
+        store.clone(),
+    )?;
+    tracing::info!(
+        address = %app.local_addr(),
+        tls = app.is_tls(),
+        database = %config.database,
+        "listening; stop with Ctrl-C or SIGTERM"
+    );
+    if let Some(outcome) = demo {
+        print_demo(&outcome, &app, config)?;
+    }
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_demo(outcome: &DemoOutcome, app: &Application, config: &Config) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match outcome {
+        DemoOutcome::Created {
+            login,
+            password,
+            spaces,
+            default,
+        } => {
+            let ip = app.local_addr().ip();
+            let host = if ip.is_unspecified() || ip.is_loopback() {
+                "localhost".to_owned()
+            } else {
+                url_host(ip)
+            };
+            let port = app.local_addr().port();
+            let (scheme, insecure) = if app.is_tls() {
+                ("https", "-k ")
+            } else {
+                ("http", "")
+            };
+            writeln!(out, "Demo data created.")?;
+            writeln!(out, "  login:    {login}")?;
+            writeln!(out, "  password: {password}")?;
+            writeln!(
+                out,
+                "  spaces:   {} (default: {default})",
+                spaces.join(", ")
+            )?;
+            writeln!(out, "Try it:")?;
+            writeln!(
+                out,
+                "  curl {insecure}-u {login}:{password} -X GET {scheme}://{host}:{port}/api/v3/onezone/user/spaces"
+            )?;
+        }
+        DemoOutcome::AlreadyPresent => {
+            writeln!(
+                out,
+                "Demo data is already there (user '{}').",
+                admin::DEMO_LOGIN
+            )?;
+            writeln!(out, "To set a new password for it:")?;
+            writeln!(
+                out,
+                "  onezone-server --data-dir {} user set-password {} --password-stdin",
+                config.data_dir.display(),
+                admin::DEMO_LOGIN
+            )?;
+        }
+        DemoOutcome::StoreNotEmpty => {
+            writeln!(
+                out,
+                "--demo ignored: the store already holds users, and demo data is only added to an empty one."
+            )?;
+        }
+    }
+    out.flush()
+}
+
+fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
