@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,6 +43,8 @@ fn init_logging(serving: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in files or journals.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
