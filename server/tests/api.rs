@@ -233,7 +233,9 @@ async fn malformed_credentials_get_4xx_with_the_error_body_and_the_server_stays_
     app.user("leo", "pw").await;
     let token = app.token("leo").await;
     let other = app.token("leo").await;
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    // (headers, expected status, expected error code)
+    type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("Authorization", "".into())], 400, "invalid_request"),
         (
             vec![("Authorization", "Basic".into())],
