@@ -24,14 +24,9 @@
 mod builder;
 mod error;
 // Generated code: lints are allowed here, never by editing the file.
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    missing_docs,
-    unused_imports,
-    unused_mut,
-    dead_code
-)]
+#[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports, unused_mut, dead_code)]
+// prettyplease formats it and `cargo xtask check` compares it byte for byte.
+#[rustfmt::skip]
 mod generated;
 mod spaces;
 

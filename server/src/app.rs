@@ -1,5 +1,5 @@
-//! Building and running the server: bind, optionally wrap in TLS, serve until a
-//! signal, then let in-flight requests finish.
+//! Building and running the server: bind, optionally wrap in TLS, serve until
+//! stopped, then let in-flight requests finish.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -75,8 +75,8 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM or SIGINT (or [`handle`](Self::handle)`.stop`), then waits
-    /// up to ten seconds for in-flight requests.
+    /// Serves until [`handle`](Self::handle)`.stop(true)`, then waits up to ten seconds
+    /// for in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use onezone_server::admin::{self, DemoOutcome};
@@ -103,6 +104,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    // Installed first: from here on SIGTERM and SIGINT mean a graceful stop, never the
+    // default action of killing the process mid-request.
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         _ if args.no_tls => None,
         (Some(cert), Some(key)) => Some(tls::load(cert, key)?),
@@ -136,6 +141,15 @@ async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyho
     if let Some(outcome) = demo {
         print_demo(&outcome, &app, config)?;
     }
+    let handle = app.handle();
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = sigterm.recv() => "SIGTERM",
+            _ = sigint.recv() => "SIGINT",
+        };
+        tracing::info!("{name} received; finishing in-flight requests (at most 10 s)");
+        handle.stop(true).await;
+    });
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 //! there is no second list of paths to keep in step with the handlers.
 
 mod access_log;
+pub mod docs;
 pub mod error;
 mod extract;
 pub mod spaces;
@@ -156,7 +157,10 @@ pub fn app(
         .app_data(state.authenticator)
         .app_data(state.routes);
     let (app, _) = register(app).split_for_parts();
-    app.default_service(web::to(no_route))
+    app.service(docs::swagger_ui())
+        .service(docs::openapi_yaml)
+        .service(docs::root)
+        .default_service(web::to(no_route))
 }
 
 /// Which methods each known path accepts, to tell 405 from 404.
