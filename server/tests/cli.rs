@@ -1,253 +1,96 @@
 //! The real `onezone-server` binary: admin commands, `serve --demo`, signals.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_onezone-server");
-const PATH: &str = "/api/v3/onezone/user/spaces";
+use std::process::Command;
 
-fn command(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--data-dir").arg(data_dir);
-    for var in [
-        "ONEZONE_DATA_DIR",
-        "ONEZONE_DATABASE_URL",
-        "ONEZONE_LISTEN",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs an admin command to completion, with `stdin` as its standard input.
-fn run(data_dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = command(data_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-/// Runs a command that must succeed and returns its stdout, trimmed.
-fn ok(data_dir: &Path, args: &[&str], stdin: &str) -> String {
-    let out = run(data_dir, args, stdin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
-}
-
-/// Runs a command that must fail with one clear line on stderr; returns that line.
-fn fails(data_dir: &Path, args: &[&str], stdin: &str) -> String {
-    let out = run(data_dir, args, stdin);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(
-        out.stdout.is_empty(),
-        "{args:?} printed on stdout: {:?}",
-        out.stdout
-    );
-    let lines: Vec<&str> = stderr.trim_end().lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{args:?}: one line on stderr, got {stderr:?}"
-    );
-    assert!(lines[0].starts_with("error: "), "{stderr:?}");
-    lines[0].to_owned()
-}
+use common::PATH;
+use common::binary::{Server, Target, curl, next_matching};
+use common::postgres::TestDatabase;
 
 fn is_id(s: &str) -> bool {
     onezone_server::ids::is_well_formed(s)
 }
 
-#[test]
-fn admin_commands_succeed_and_fail_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-
+/// Every admin command, on whichever database `d` names.
+fn admin_commands_succeed_and_fail_clearly(d: Target) {
     assert_eq!(
-        ok(d, &["user", "create", "alice", "--password-stdin"], "pw\n"),
+        d.ok(&["user", "create", "alice", "--password-stdin"], "pw\n"),
         ""
     );
-    let e = fails(d, &["user", "create", "alice", "--password-stdin"], "pw\n");
+    let e = d.fails(&["user", "create", "alice", "--password-stdin"], "pw\n");
     assert!(e.contains("already exists"), "{e}");
-    let e = fails(d, &["user", "create", "bob", "--password-stdin"], "");
+    let e = d.fails(&["user", "create", "bob", "--password-stdin"], "");
     assert!(e.contains("password is empty"), "{e}");
-    let e = fails(d, &["user", "create", "a:b", "--password-stdin"], "pw");
+    let e = d.fails(&["user", "create", "a:b", "--password-stdin"], "pw");
     assert!(e.contains("invalid login"), "{e}");
-    let e = fails(
-        d,
+    let e = d.fails(
         &["user", "set-password", "nobody", "--password-stdin"],
         "pw",
     );
     assert!(e.contains("no user with login 'nobody'"), "{e}");
 
-    let space = ok(
-        d,
+    let space = d.ok(
         &["space", "create", "Alice's space", "--owner", "alice"],
         "",
     );
     assert!(is_id(&space), "space create prints the id alone: {space:?}");
-    let e = fails(d, &["space", "create", "x", "--owner", "nobody"], "");
+    let e = d.fails(&["space", "create", "x", "--owner", "nobody"], "");
     assert!(e.contains("no user with login 'nobody'"), "{e}");
-    let e = fails(d, &["space", "add-user", &space, "nobody"], "");
+    let e = d.fails(&["space", "add-user", &space, "nobody"], "");
     assert!(e.contains("no user with login 'nobody'"), "{e}");
     let unknown_space = onezone_server::ids::new_space_id();
-    let e = fails(d, &["space", "add-user", &unknown_space, "alice"], "");
+    let e = d.fails(&["space", "add-user", &unknown_space, "alice"], "");
     assert!(e.contains("no space with id"), "{e}");
 
-    ok(d, &["user", "create", "bob", "--password-stdin"], "pw");
-    let e = fails(d, &["user", "set-default-space", "bob", &space], "");
+    d.ok(&["user", "create", "bob", "--password-stdin"], "pw");
+    let e = d.fails(&["user", "set-default-space", "bob", &space], "");
     assert!(e.contains("not a member"), "{e}");
-    ok(d, &["space", "add-user", &space, "bob"], "");
-    ok(d, &["user", "set-default-space", "bob", &space], "");
+    d.ok(&["space", "add-user", &space, "bob"], "");
+    d.ok(&["user", "set-default-space", "bob", &space], "");
 
-    let token = ok(d, &["token", "create", "alice", "--ttl", "60"], "");
+    let token = d.ok(&["token", "create", "alice", "--ttl", "60"], "");
     assert!(
         is_id(&token),
         "token create prints the token alone: {token:?}"
     );
-    let e = fails(d, &["token", "create", "nobody"], "");
+    let e = d.fails(&["token", "create", "nobody"], "");
     assert!(e.contains("no user with login 'nobody'"), "{e}");
-    let e = fails(d, &["token", "create", "alice", "--ttl", "0"], "");
+    let e = d.fails(&["token", "create", "alice", "--ttl", "0"], "");
     assert!(e.contains("--ttl"), "{e}");
-    ok(d, &["token", "revoke", &token], "");
-    let e = fails(
-        d,
-        &["token", "revoke", &onezone_server::ids::new_token()],
-        "",
-    );
+    d.ok(&["token", "revoke", &token], "");
+    let e = d.fails(&["token", "revoke", &onezone_server::ids::new_token()], "");
     assert!(e.contains("no such token"), "{e}");
 
     // The password is never an argument.
-    let out = run(d, &["user", "create", "carol"], "pw");
+    let out = d.run(&["user", "create", "carol"], "pw");
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
 
-/// A server process, its stdout and stderr read line by line in the background.
-struct Server {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
+#[test]
+fn admin_commands_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    admin_commands_succeed_and_fail_clearly(Target::sqlite(dir.path()));
 }
 
-impl Server {
-    fn start(data_dir: &Path, args: &[&str]) -> Server {
-        let mut child = command(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Server {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// The address from the "listening" log line.
-    fn address(&self) -> String {
-        let line = next_matching(&self.stderr, |l| l.contains("listening"));
-        let start = line
-            .find("address=")
-            .expect("address in the listening line")
-            + "address=".len();
-        line[start..].split_whitespace().next().unwrap().to_owned()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Server {
-    /// Everything the server wrote to stderr that was not read yet; call after it exits.
-    fn remaining_stderr(&self) -> Vec<String> {
-        self.stderr.iter().collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn next_matching(rx: &mpsc::Receiver<String>, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if wanted(&line) => return line,
-            Ok(_) => continue,
-            Err(e) => panic!("no matching line from the server: {e}"),
-        }
-    }
-}
-
-fn curl(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("curl")
-        .args(["-s", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", out.stdout))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_on_postgres() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target {
+        data_dir: dir.path(),
+        database_url: Some(&db.url),
+    };
+    tokio::task::block_in_place(|| admin_commands_succeed_and_fail_clearly(target));
+    db.remove().await;
 }
 
 #[test]
 fn demo_prints_a_working_curl_line_then_reuses_its_data_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--demo"]);
+    let server = Server::start(Target::sqlite(dir.path()), &["--demo"]);
     let line = next_matching(&server.stdout, |l| l.trim_start().starts_with("curl "));
     assert!(
         line.contains(" -k -u demo:") && line.contains(" -X GET https://localhost:"),
@@ -276,7 +119,7 @@ fn demo_prints_a_working_curl_line_then_reuses_its_data_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
     assert!(dir.path().join("tls-cert.pem").exists());
 
-    let mut again = Server::start(dir.path(), &["--demo"]);
+    let mut again = Server::start(Target::sqlite(dir.path()), &["--demo"]);
     let line = next_matching(&again.stdout, |l| l.contains("already there"));
     assert!(line.contains("'demo'"), "{line}");
     let hint = next_matching(&again.stdout, |l| l.contains("set-password"));
@@ -290,27 +133,26 @@ fn demo_prints_a_working_curl_line_then_reuses_its_data_and_stops_on_sigterm() {
 #[test]
 fn admin_changes_show_on_the_running_servers_next_request() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let d = Target::sqlite(dir.path());
     let server = Server::start(d, &["--no-tls"]);
     let url = format!("http://{}{PATH}", server.address());
 
-    ok(d, &["user", "create", "alice", "--password-stdin"], "first");
-    let token = ok(d, &["token", "create", "alice"], "");
+    d.ok(&["user", "create", "alice", "--password-stdin"], "first");
+    let token = d.ok(&["token", "create", "alice"], "");
     let macaroon = format!("macaroon: {token}");
     assert_eq!(
         curl(&["-H", &macaroon, &url]),
         serde_json::json!({"spaces": [], "default": "undefined"})
     );
 
-    let space = ok(d, &["space", "create", "live", "--owner", "alice"], "");
-    ok(d, &["user", "set-default-space", "alice", &space], "");
+    let space = d.ok(&["space", "create", "live", "--owner", "alice"], "");
+    d.ok(&["user", "set-default-space", "alice", &space], "");
     assert_eq!(
         curl(&["-H", &macaroon, &url]),
         serde_json::json!({"spaces": [space], "default": space})
     );
 
-    ok(
-        d,
+    d.ok(
         &["user", "set-password", "alice", "--password-stdin"],
         "second",
     );
@@ -323,7 +165,7 @@ fn admin_changes_show_on_the_running_servers_next_request() {
         serde_json::json!(space)
     );
 
-    ok(d, &["token", "revoke", &token], "");
+    d.ok(&["token", "revoke", &token], "");
     assert_eq!(curl(&["-H", &macaroon, &url])["error"], "invalid_token");
 
     let mut server = server;

@@ -55,17 +55,22 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             )
         },
     )?;
+    if std::env::var_os("ONEZONE_TEST_DATABASE_URL").is_none() {
+        println!(
+            "!!! ONEZONE_TEST_DATABASE_URL is not set: the PostgreSQL tests will be SKIPPED (.ci/run sets it)"
+        );
+    }
     step("tests", || {
         cargo(root, &["test", "--workspace", "--locked"])
     })?;
     step("browser test (headless Chromium)", || {
         cargo(
             root,
+            // --workspace keeps the feature set of the step before, so nothing rebuilds.
             &[
                 "test",
+                "--workspace",
                 "--locked",
-                "-p",
-                "onezone-server",
                 "--test",
                 "swagger_ui_browser",
                 "--",

@@ -3,6 +3,7 @@
 //! The trait speaks in logins, space ids and token hashes; id generation, password
 //! hashing and validation live above it so that every backend behaves the same.
 
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The row id of a user.
@@ -21,7 +23,7 @@ pub type UserId = i64;
 pub enum DatabaseTarget {
     /// A SQLite file, created on first use.
     SqliteFile(PathBuf),
-    /// A database URL (`sqlite:...`; `postgres://...` is reserved for the PostgreSQL backend).
+    /// A database URL: `sqlite:PATH` or `postgres://...`.
     Url(String),
 }
 
@@ -39,8 +41,12 @@ fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+                }
+                None => url.to_owned(),
+            }
         }
         _ => url.to_owned(),
     }
@@ -56,21 +62,17 @@ pub async fn connect(target: &DatabaseTarget) -> Result<Arc<dyn Store>, StoreErr
         DatabaseTarget::Url(url)
             if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
         {
-            Err(StoreError::Unsupported(
-                "PostgreSQL is not supported by this build yet; use a sqlite: URL or leave \
-                 --database-url unset for the SQLite file in the data directory"
-                    .into(),
-            ))
+            Ok(Arc::new(PostgresStore::open_url(url).await?))
         }
         DatabaseTarget::Url(url) => Err(StoreError::Unsupported(format!(
-            "unsupported database URL '{}': expected sqlite:PATH",
+            "unsupported database URL '{}': expected sqlite:PATH or postgres://...",
             redact_url(url)
         ))),
     }
 }
 
 /// A user's spaces as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserSpaces {
     /// Sorted, without duplicates.
     pub spaces: Vec<String>,
@@ -88,6 +90,21 @@ impl UserSpaces {
         );
         let default = stored_default.filter(|d| spaces.binary_search(d).is_ok());
         UserSpaces { spaces, default }
+    }
+
+    /// From the rows of the listing query every backend runs: (stored default,
+    /// space id or NULL), one row per membership in order, or one row with NULL for a
+    /// user without spaces, or no row for an unknown user.
+    fn from_rows(
+        user_id: UserId,
+        rows: Vec<(Option<String>, Option<String>)>,
+    ) -> Result<Self, StoreError> {
+        let Some((stored_default, _)) = rows.first() else {
+            return Err(StoreError::UnknownUserId(user_id));
+        };
+        let stored_default = stored_default.clone();
+        let spaces = rows.into_iter().filter_map(|(_, space)| space).collect();
+        Ok(UserSpaces::new(spaces, stored_default))
     }
 }
 
@@ -224,5 +241,6 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

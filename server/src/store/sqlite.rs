@@ -247,11 +247,6 @@ impl Store for SqliteStore {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let Some((stored_default, _)) = rows.first() else {
-            return Err(StoreError::UnknownUserId(user_id));
-        };
-        let stored_default = stored_default.clone();
-        let spaces = rows.into_iter().filter_map(|(_, space)| space).collect();
-        Ok(UserSpaces::new(spaces, stored_default))
+        UserSpaces::from_rows(user_id, rows)
     }
 }

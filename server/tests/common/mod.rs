@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this helper
 
+pub mod binary;
+pub mod postgres;
+
 use std::sync::Arc;
 
 use onezone_server::admin;
@@ -61,13 +64,18 @@ impl TestApp {
     }
 
     async fn spawn_with(tls: bool) -> TestApp {
-        install_crypto_provider();
         let data_dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open_file(&data_dir.path().join("onezone.db"))
                 .await
                 .unwrap(),
         );
+        Self::spawn_on(store, data_dir, tls)
+    }
+
+    /// A server on `store`; `data_dir` holds its certificate when `tls` is set.
+    pub fn spawn_on(store: Arc<dyn Store>, data_dir: tempfile::TempDir, tls: bool) -> TestApp {
+        install_crypto_provider();
         let tls = tls.then(|| tls::load_or_generate(data_dir.path()).unwrap().config);
         let options = ServeOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
