@@ -9,6 +9,7 @@ use std::sync::Arc;
 use onezone_client::{ClientBuilder, ClientError, TokenHeader, UserSpaces};
 use onezone_server::admin;
 use onezone_server::store::{SqliteStore, Store};
+use onezone_server::throttle::ThrottleConfig;
 use onezone_server::{Application, ServeOptions, tls};
 
 struct Server {
@@ -46,6 +47,7 @@ async fn server() -> Server {
         listen: "127.0.0.1:0".parse().unwrap(),
         tls: Some(self_signed.config),
         workers: Some(1),
+        throttle: ThrottleConfig::default(),
     };
     let app = Application::build(options, store).unwrap();
     let url = format!("https://localhost:{}", app.local_addr().port());

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::http::{self, AppState};
 use crate::store::Store;
+use crate::throttle::ThrottleConfig;
 
 /// How long in-flight requests get to finish after SIGTERM or SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -22,6 +23,8 @@ pub struct ServeOptions {
     pub tls: Option<rustls::ServerConfig>,
     /// Worker threads; `None` for one per core.
     pub workers: Option<usize>,
+    /// Limits on failed Basic attempts.
+    pub throttle: ThrottleConfig,
 }
 
 pub struct Application {
@@ -37,7 +40,7 @@ impl Application {
         let listener = TcpListener::bind(options.listen)
             .with_context(|| format!("binding {}", options.listen))?;
         let local_addr = listener.local_addr()?;
-        let state = AppState::new(store);
+        let state = AppState::new(store, options.throttle);
         let mut server = HttpServer::new(move || http::app(state.clone()))
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
         if let Some(workers) = options.workers {

@@ -3,7 +3,9 @@
 //! Accepted, as upstream Onezone does: HTTP Basic, or a token in the `macaroon`
 //! header (3.0.0-RC2), in `X-Auth-Token`, or as `Authorization: Bearer` (later versions).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use base64::Engine as _;
@@ -13,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::ids;
 use crate::password;
 use crate::store::{Store, StoreError, UserId, unix_now};
+use crate::throttle::{Throttle, ThrottleConfig};
 
 /// The headers a token may arrive in, besides `Authorization: Bearer`.
 pub const TOKEN_HEADERS: [&str; 2] = ["macaroon", "x-auth-token"];
@@ -158,6 +161,8 @@ pub enum AuthError {
     InvalidPassword,
     #[error("invalid, expired or revoked token")]
     InvalidToken,
+    #[error("too many failed attempts; retry in {0:?}")]
+    Throttled(Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -168,28 +173,46 @@ pub struct Authenticator {
     /// Bounds concurrent argon2 verifications (19 MiB each) so that a burst of Basic
     /// requests queues instead of exhausting memory.
     hashing: Semaphore,
+    throttle: Throttle,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, throttle: ThrottleConfig) -> Self {
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
         // Built now rather than on the first unknown login, which would then be slower.
         let _ = password::decoy_hash();
         Authenticator {
             store,
             hashing: Semaphore::new(permits),
+            throttle: Throttle::new(throttle),
         }
     }
 
-    pub async fn authenticate(&self, credentials: Credentials) -> Result<UserId, AuthError> {
+    /// Verifies `credentials`; `peer` is the client's address, for throttling guesses.
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials,
+        peer: Option<IpAddr>,
+    ) -> Result<UserId, AuthError> {
         match credentials {
-            Credentials::Basic { login, password } => self.verify_password(login, password).await,
+            Credentials::Basic { login, password } => {
+                self.throttle
+                    .check(&login, peer)
+                    .map_err(AuthError::Throttled)?;
+                let verified = self.verify_password(&login, password).await;
+                match &verified {
+                    Ok(_) => self.throttle.record_success(&login),
+                    Err(AuthError::InvalidPassword) => self.throttle.record_failure(&login, peer),
+                    Err(_) => {}
+                }
+                verified
+            }
             Credentials::Token(token) => self.verify_token(&token).await,
         }
     }
 
-    async fn verify_password(&self, login: String, password: String) -> Result<UserId, AuthError> {
-        let found = self.store.password_hash(&login).await?;
+    async fn verify_password(&self, login: &str, password: String) -> Result<UserId, AuthError> {
+        let found = self.store.password_hash(login).await?;
         let (user_id, phc) = match found {
             Some((id, phc)) => (Some(id), phc),
             None => (None, password::decoy_hash().to_owned()),

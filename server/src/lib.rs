@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod password;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 pub use app::{Application, ServeOptions};

@@ -12,6 +12,7 @@ use onezone_server::admin::{self, DemoOutcome};
 use onezone_server::cli::{Cli, Command, ServeArgs, SpaceCommand, TokenCommand, UserCommand};
 use onezone_server::config::Config;
 use onezone_server::store::{self, Store};
+use onezone_server::throttle::ThrottleConfig;
 use onezone_server::{Application, ServeOptions, tls};
 
 fn main() -> ExitCode {
@@ -129,6 +130,7 @@ async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyho
             listen: args.listen,
             tls,
             workers: args.workers,
+            throttle: ThrottleConfig::default(),
         },
         store.clone(),
     )?;

@@ -6,6 +6,7 @@ use common::{PATH, TestApp, send};
 use onezone_server::admin;
 use onezone_server::ids;
 use onezone_server::store::unix_now;
+use onezone_server::throttle::ThrottleConfig;
 use serde_json::json;
 
 #[tokio::test]
@@ -436,4 +437,59 @@ async fn tls_with_the_generated_certificate() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_refused_with_429_until_the_window_ends() {
+    let window = std::time::Duration::from_millis(1500);
+    let app = TestApp::spawn_throttled(ThrottleConfig {
+        per_login: 3,
+        per_address: 100,
+        window,
+    })
+    .await;
+    app.user("quinn", "right").await;
+    let token = app.token("quinn").await;
+    for _ in 0..3 {
+        assert_eq!(app.get_spaces_basic("quinn", "wrong").await.status, 401);
+    }
+    // Even the right password waits: that is what stops the guessing.
+    let refused = app.get_spaces_basic("quinn", "right").await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (429, "too_many_requests")
+    );
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    // Tokens are not guessable and not throttled; other logins are unaffected.
+    assert_eq!(app.get_spaces(&[("macaroon", &token)]).await.status, 200);
+    assert_eq!(app.get_spaces_basic("someone", "x").await.status, 401);
+
+    // Not locked out for good: after the window the rightful user gets in.
+    tokio::time::sleep(window).await;
+    assert_eq!(app.get_spaces_basic("quinn", "right").await.status, 200);
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_logins_is_refused_with_429() {
+    let window = std::time::Duration::from_secs(60);
+    let app = TestApp::spawn_throttled(ThrottleConfig {
+        per_login: 100,
+        per_address: 4,
+        window,
+    })
+    .await;
+    app.user("rita", "pw").await;
+    for i in 0..4 {
+        assert_eq!(
+            app.get_spaces_basic(&format!("guess{i}"), "x").await.status,
+            401
+        );
+    }
+    let refused = app.get_spaces_basic("rita", "pw").await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (429, "too_many_requests")
+    );
+    assert!(refused.header("retry-after").is_some());
 }

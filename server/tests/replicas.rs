@@ -150,10 +150,7 @@ async fn app_on(db_url: &str) -> (TestApp, String) {
     let token = admin::create_token(store.as_ref(), "alice", None)
         .await
         .unwrap();
-    (
-        TestApp::spawn_on(store, tempfile::tempdir().unwrap(), false),
-        token,
-    )
+    (TestApp::spawn_on(store), token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ const EXIT_NETWORK: u8 = 4;
     about = "Talk to a Onezone server's user-spaces API",
     after_help = "Credentials: --token (or ONEZONE_TOKEN), or --user and --password (or ONEZONE_USER \
         and ONEZONE_PASSWORD).\n\nExit codes: 0 success; 2 bad usage; 3 authentication failed \
-        (401/403); 4 server unreachable or TLS failed; 1 anything else."
+        (401/403) or refused after too many failures (429); 4 server unreachable or TLS failed; 1 anything else."
 )]
 struct Cli {
     /// Server URL; /api/v3/onezone is appended.
@@ -174,6 +174,10 @@ fn explain(cli: &Cli, e: &ClientError) -> Failure {
                 EXIT_AUTH,
             )
         }
+        ClientError::Api { status: 429, body } => (
+            format!("refused for now: {}", body.error_description),
+            EXIT_AUTH,
+        ),
         ClientError::Tls(detail) => (
             format!(
                 "TLS with {host} failed: {detail}. For a server with a self-signed certificate, \

@@ -35,6 +35,8 @@ pub enum ApiError {
     InvalidPassword,
     #[error("invalid token")]
     InvalidToken,
+    #[error("too many failed attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("no resource at this path")]
     NotFound,
     #[error("method not allowed")]
@@ -49,6 +51,10 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::InvalidPassword => ApiError::InvalidPassword,
             AuthError::InvalidToken => ApiError::InvalidToken,
+            // Rounded up: retrying at exactly the announced second must succeed.
+            AuthError::Throttled(wait) => ApiError::TooManyAttempts {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            },
             AuthError::Store(e) => e.into(),
         }
     }
@@ -68,6 +74,7 @@ impl ApiError {
             ApiError::Credentials(_) => "invalid_request",
             ApiError::InvalidPassword => "invalid_credentials",
             ApiError::InvalidToken => "invalid_token",
+            ApiError::TooManyAttempts { .. } => "too_many_requests",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Internal(_) => "internal_server_error",
@@ -80,6 +87,10 @@ impl ApiError {
             ApiError::InvalidPassword => "Invalid login or password.".into(),
             // The upstream server's wording, which clients may match on.
             ApiError::InvalidToken => "Provided token could not be validated.".into(),
+            ApiError::TooManyAttempts { retry_after_secs } => format!(
+                "Too many failed login attempts for this login or from this address; \
+                 retry in {retry_after_secs} s."
+            ),
             ApiError::NotFound => "Resource not found.".into(),
             ApiError::MethodNotAllowed { allow } => {
                 format!("Method not allowed; allowed: {allow}.")
@@ -97,6 +108,7 @@ impl ResponseError for ApiError {
             ) => StatusCode::UNAUTHORIZED,
             ApiError::Credentials(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidPassword | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +127,9 @@ impl ResponseError for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(INVALID_TOKEN_CHALLENGE),
                 );
+            }
+            ApiError::TooManyAttempts { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(

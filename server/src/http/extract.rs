@@ -22,11 +22,12 @@ impl FromRequest for AuthenticatedUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let credentials = credentials_from_headers(req.headers());
         let authenticator = req.app_data::<web::Data<Authenticator>>().cloned();
+        let peer = req.peer_addr().map(|a| a.ip());
         Box::pin(async move {
             let authenticator = authenticator.ok_or_else(|| {
                 ApiError::Internal(anyhow::anyhow!("no Authenticator registered as app data"))
             })?;
-            let id = authenticator.authenticate(credentials?).await?;
+            let id = authenticator.authenticate(credentials?, peer).await?;
             Ok(AuthenticatedUser { id })
         })
     }

@@ -23,6 +23,7 @@ use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 
 use crate::auth::Authenticator;
 use crate::store::Store;
+use crate::throttle::ThrottleConfig;
 use error::{ApiError, error_response};
 
 /// Where the API lives; the spec's `servers` entry.
@@ -128,9 +129,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, throttle: ThrottleConfig) -> Self {
         AppState {
-            authenticator: web::Data::new(Authenticator::new(store.clone())),
+            authenticator: web::Data::new(Authenticator::new(store.clone(), throttle)),
             store,
             routes: web::Data::new(Routes::from_document(&openapi())),
         }

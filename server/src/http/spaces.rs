@@ -68,6 +68,10 @@ impl From<store::UserSpaces> for UserSpacesBody {
             headers(("WWW-Authenticate" = String, description = "The authentication schemes this server accepts (RFC 9110), and for a rejected token `error=\"invalid_token\"` (RFC 6750)."))),
         (status = 403, description = "Authorization error.", body = ErrorBody),
         (status = 404, description = "Resource not found.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts. After too many wrong passwords for one login, or\nfrom one address, within a minute, Basic authentication is refused until\nthe minute is over; a successful login clears its login's count.",
+            body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a new attempt will be considered.")),
+            example = json!({"error": "too_many_requests", "error_description": "Too many failed login attempts for this login or from this address; retry in 42 s."})),
         (status = 500, description = "Internal server Error.", body = ErrorBody),
     )
 )]

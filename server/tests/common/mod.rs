@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use onezone_server::admin;
 use onezone_server::store::{SqliteStore, Store};
+use onezone_server::throttle::ThrottleConfig;
 use onezone_server::{Application, ServeOptions, tls};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -56,31 +57,51 @@ pub fn install_crypto_provider() {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(false).await
+        Self::on_sqlite(false, ThrottleConfig::default()).await
     }
 
     pub async fn spawn_tls() -> TestApp {
-        Self::spawn_with(true).await
+        Self::on_sqlite(true, ThrottleConfig::default()).await
     }
 
-    async fn spawn_with(tls: bool) -> TestApp {
+    pub async fn spawn_throttled(throttle: ThrottleConfig) -> TestApp {
+        Self::on_sqlite(false, throttle).await
+    }
+
+    async fn on_sqlite(tls: bool, throttle: ThrottleConfig) -> TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open_file(&data_dir.path().join("onezone.db"))
                 .await
                 .unwrap(),
         );
-        Self::spawn_on(store, data_dir, tls)
+        Self::start(store, data_dir, tls, throttle)
     }
 
-    /// A server on `store`; `data_dir` holds its certificate when `tls` is set.
-    pub fn spawn_on(store: Arc<dyn Store>, data_dir: tempfile::TempDir, tls: bool) -> TestApp {
+    /// A plain-HTTP server on `store`, such as a PostgreSQL one.
+    pub fn spawn_on(store: Arc<dyn Store>) -> TestApp {
+        Self::start(
+            store,
+            tempfile::tempdir().unwrap(),
+            false,
+            ThrottleConfig::default(),
+        )
+    }
+
+    /// `data_dir` holds the certificate when `tls` is set.
+    fn start(
+        store: Arc<dyn Store>,
+        data_dir: tempfile::TempDir,
+        tls: bool,
+        throttle: ThrottleConfig,
+    ) -> TestApp {
         install_crypto_provider();
         let tls = tls.then(|| tls::load_or_generate(data_dir.path()).unwrap().config);
         let options = ServeOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             tls,
             workers: Some(1),
+            throttle,
         };
         let app = Application::build(options, store.clone()).unwrap();
         let base_url = app.base_url();
