@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this helper
 
 pub mod binary;
+pub mod contract;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -157,19 +158,22 @@ impl TestApp {
 }
 
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("the server answers");
+    let (client, request) = request.build_split();
+    let request = request.unwrap();
+    let (method, path) = (
+        request.method().to_string(),
+        request.url().path().to_owned(),
+    );
+    let response = client.execute(request).await.expect("the server answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let content_type = headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned());
     let text = response.text().await.unwrap();
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/json"),
-        "every answer is JSON; got status {status} with body {text:?}"
-    );
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("every answer is JSON; status {status}, {e}: {text:?}"));
+    contract::check(&method, &path, status, content_type.as_deref(), &body);
     Reply {
         status,
         headers,
