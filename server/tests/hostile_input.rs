@@ -61,7 +61,8 @@ async fn malformed_and_hostile_requests_get_their_status_and_the_error_body() {
     let huge = "h".repeat(64 * 1024);
 
     // (what, headers, expected status, expected error code)
-    let header_cases: Vec<(&str, Vec<(&str, String)>, u16, &str)> = vec![
+    type HeaderCase<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
+    let header_cases: Vec<HeaderCase> = vec![
         (
             "empty Authorization",
             vec![("Authorization", "".into())],
