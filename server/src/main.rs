@@ -47,6 +47,10 @@ fn init_logging(serving: bool) {
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never in files or journals.
         .with_ansi(std::io::stderr().is_terminal())
+        // If stderr goes away (a log collector restarting), tracing would report the
+        // failed write with eprintln!, which panics on a closed stderr and takes the
+        // request down with it. Losing log lines is better than losing requests.
+        .log_internal_errors(false)
         .init();
 }
 

@@ -102,8 +102,8 @@ async fn malformed_and_hostile_requests_get_their_status_and_the_error_body() {
         (
             "Basic empty login",
             vec![("Authorization", basic(b":pw"))],
-            400,
-            "invalid_request",
+            401,
+            "invalid_credentials",
         ),
         (
             "Basic empty password",
@@ -159,14 +159,14 @@ async fn malformed_and_hostile_requests_get_their_status_and_the_error_body() {
         (
             "empty macaroon",
             vec![("macaroon", "".into())],
-            400,
-            "invalid_request",
+            401,
+            "unauthorized",
         ),
         (
             "blank X-Auth-Token",
             vec![("X-Auth-Token", "   ".into())],
-            400,
-            "invalid_request",
+            401,
+            "unauthorized",
         ),
         (
             "macaroon repeated",

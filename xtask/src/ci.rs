@@ -18,6 +18,13 @@ const DEBIAN_PACKAGES: [(&str, &str); 3] = [
     ("chromium-driver", "/usr/bin/chromedriver"),
 ];
 
+/// `cargo xtask contract`: the schemathesis step alone, against a fresh debug build.
+pub fn contract(root: &Path) -> anyhow::Result<()> {
+    let venv = python_tools(root)?;
+    cargo(root, &["build", "--workspace", "--locked", "--bins"])?;
+    crate::contract::run(root, &venv).map(drop)
+}
+
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     install_debian_packages()?;
@@ -60,24 +67,27 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             "!!! ONEZONE_TEST_DATABASE_URL is not set: the PostgreSQL tests will be SKIPPED (.ci/run sets it)"
         );
     }
-    step("tests", || {
-        cargo(root, &["test", "--workspace", "--locked"])
-    })?;
-    step("browser test (headless Chromium)", || {
+    // One invocation for the suite and the #[ignore]d browser test: a second `cargo
+    // test` with another target selection resolves features differently and rebuilds
+    // most of the dependency tree (minutes on a fresh clone).
+    step("tests, and the browser test (headless Chromium)", || {
         cargo(
             root,
-            // --workspace keeps the feature set of the step before, so nothing rebuilds.
+            // `known_failure_` tests document a defect not fixed yet; they fail by design.
             &[
                 "test",
                 "--workspace",
                 "--locked",
-                "--test",
-                "swagger_ui_browser",
                 "--",
-                "--ignored",
-                "--nocapture",
+                "--include-ignored",
+                "--skip",
+                "known_failure_",
             ],
         )
+    })?;
+    // Uses target/debug/onezone-server, which the step above built.
+    step("contract: schemathesis against the running server", || {
+        crate::contract::run(root, &venv).map(drop)
     })?;
     println!("== ci passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

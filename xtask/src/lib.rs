@@ -3,6 +3,7 @@
 
 pub mod ci;
 pub mod codegen;
+pub mod contract;
 pub mod drift;
 pub mod findings;
 pub mod spec;

@@ -24,7 +24,10 @@ enum Command {
          {EXIT_HUMAN} a person must reconcile the spec and the code; 1 the check could not run."
     ))]
     Check,
-    /// Everything CI runs: format, clippy, check, the tests and the browser test.
+    /// Run schemathesis against the server on SQLite (and PostgreSQL when
+    /// ONEZONE_TEST_DATABASE_URL is set) with Basic, a token and no credentials.
+    Contract,
+    /// Everything CI runs: format, clippy, check, the tests, the contract run and the browser test.
     Ci,
 }
 
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
                 print!("{report}");
                 report.exit_code()
             }),
+        Command::Contract => ci::contract(&root).map(|()| 0),
         Command::Ci => ci::run(&root).map(|()| 0),
     };
     match result {
