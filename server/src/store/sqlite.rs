@@ -185,18 +185,20 @@ impl Store for SqliteStore {
         token_hash: &[u8; 32],
         expires_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let user = user_id(&mut tx, login).await?;
-        sqlx::query(
-            "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        // One statement, as on PostgreSQL: no row inserted means no such login.
+        let done = sqlx::query(
+            "INSERT INTO tokens (hash, user_id, created_at, expires_at) \
+             SELECT ?, id, ?, ? FROM users WHERE login = ?",
         )
         .bind(&token_hash[..])
-        .bind(user)
         .bind(unix_now())
         .bind(expires_at)
-        .execute(&mut *tx)
+        .bind(login)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownLogin(login.to_owned()));
+        }
         Ok(())
     }
 
