@@ -247,6 +247,19 @@ async fn the_command_line_tool() {
     assert_eq!(code, Some(4), "{err}");
     assert!(err.contains("cannot reach"), "{err}");
 
+    // A token starting with '-' (one in 64 do) is a value, not a flag.
+    let (code, _, err) = onezone(
+        &[
+            "--host",
+            &closed_port_url(),
+            "--token",
+            "-Km4gCX8CxE36CfLSEzfZIKImb1OeRHxPj0ee7qm-kE",
+            "spaces",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(4), "{err}");
+
     // No credentials at all.
     let (code, _, err) = onezone(&["--host", &server.url, "spaces"], &[]);
     assert_eq!(code, Some(3), "{err}");

@@ -100,7 +100,11 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// Make one of the user's spaces their default.
-    SetDefaultSpace { login: String, space_id: String },
+    SetDefaultSpace {
+        login: String,
+        #[arg(allow_hyphen_values = true)]
+        space_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,9 +117,17 @@ pub enum SpaceCommand {
         owner: String,
     },
     /// Add a user to a space.
-    AddUser { space_id: String, login: String },
+    AddUser {
+        #[arg(allow_hyphen_values = true)]
+        space_id: String,
+        login: String,
+    },
     /// Remove a user from a space.
-    RemoveUser { space_id: String, login: String },
+    RemoveUser {
+        #[arg(allow_hyphen_values = true)]
+        space_id: String,
+        login: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +140,10 @@ pub enum TokenCommand {
         ttl: Option<u64>,
     },
     /// Revoke a token: it is refused from the next request on.
-    Revoke { token: String },
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        token: String,
+    },
 }
 
 #[cfg(test)]
@@ -140,6 +155,17 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ids_and_tokens_may_start_with_a_hyphen() {
+        // One base64url id in 64 starts with '-'; it is a value, not a flag.
+        let id = "-Km4gCX8CxE36CfLSEzfZIKImb1OeRHxPj0ee7qm-kE";
+        let parse = |args: &[&str]| Cli::try_parse_from([&["onezone-server"], args].concat());
+        assert!(parse(&["space", "add-user", id, "alice"]).is_ok());
+        assert!(parse(&["space", "remove-user", id, "alice"]).is_ok());
+        assert!(parse(&["user", "set-default-space", "alice", id]).is_ok());
+        assert!(parse(&["token", "revoke", id]).is_ok());
     }
 
     #[test]

@@ -37,7 +37,9 @@ struct Cli {
         global = true,
         env = "ONEZONE_TOKEN",
         hide_env_values = true,
-        conflicts_with = "user"
+        conflicts_with = "user",
+        // One token in 64 starts with '-'.
+        allow_hyphen_values = true
     )]
     token: Option<String>,
 
@@ -50,7 +52,13 @@ struct Cli {
     user: Option<String>,
 
     /// Password for HTTP Basic authentication (prefer ONEZONE_PASSWORD to keep it out of `ps`).
-    #[arg(long, global = true, env = "ONEZONE_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ONEZONE_PASSWORD",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     password: Option<String>,
 
     /// Accept any server certificate, like `curl -k` (development servers only).
