@@ -6,6 +6,7 @@
 //! Counts live in this process's memory: each replica counts on its own, and a
 //! restart forgets them.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -56,7 +57,15 @@ impl<K: Hash + Eq + Clone> Counter<K> {
     }
 
     /// How long `key` must wait, if it has used up its failures in the current window.
-    fn wait(&self, key: &K, window: Duration, now: Instant) -> Option<Duration> {
+    fn wait<Q: Hash + Eq + ?Sized>(
+        &self,
+        key: &Q,
+        window: Duration,
+        now: Instant,
+    ) -> Option<Duration>
+    where
+        K: Borrow<Q>,
+    {
         let windows = self.windows.lock().unwrap();
         let w = windows.get(key)?;
         let ends = w.started + window;
@@ -88,7 +97,10 @@ impl<K: Hash + Eq + Clone> Counter<K> {
         w.failures += 1;
     }
 
-    fn clear(&self, key: &K) {
+    fn clear<Q: Hash + Eq + ?Sized>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
         self.windows.lock().unwrap().remove(key);
     }
 }
@@ -112,7 +124,7 @@ impl Throttle {
     pub fn check(&self, login: &str, address: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
         let window = self.config.window;
-        let by_login = self.logins.wait(&login.to_owned(), window, now);
+        let by_login = self.logins.wait(login, window, now);
         let by_address = address.and_then(|a| self.addresses.wait(&a, window, now));
         match by_login.max(by_address) {
             Some(wait) => Err(wait),
@@ -131,7 +143,7 @@ impl Throttle {
     /// The rightful user got in: their login starts with a clean slate. The address
     /// keeps its count, so one good account does not launder guesses at others.
     pub fn record_success(&self, login: &str) {
-        self.logins.clear(&login.to_owned());
+        self.logins.clear(login);
     }
 }
 
