@@ -42,7 +42,10 @@ impl Application {
         let local_addr = listener.local_addr()?;
         let state = AppState::new(store, options.throttle);
         let mut server = HttpServer::new(move || http::app(state.clone()))
-            .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+            // The binary orders the stop itself (see `main.rs`); actix's own handler would
+            // stop at once, dropping connections it has accepted but not yet served.
+            .disable_signals();
         if let Some(workers) = options.workers {
             server = server.workers(workers);
         }

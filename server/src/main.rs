@@ -108,6 +108,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long a worker is given, after accepting stops, to take up connections already
+/// queued for it; it does so in microseconds unless the machine is starved.
+const HANDOVER: std::time::Duration = std::time::Duration::from_millis(50);
+
 async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
     // Installed first: from here on SIGTERM and SIGINT mean a graceful stop, never the
     // default action of killing the process mid-request.
@@ -154,6 +158,12 @@ async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyho
             _ = sigint.recv() => "SIGINT",
         };
         tracing::info!("{name} received; finishing in-flight requests (at most 10 s)");
+        // Stop accepting first, then give the workers a moment to take the connections
+        // already handed to them: a stopping actix worker drops its queue unanswered.
+        // Connections still in the kernel's queue are reset when the listener closes,
+        // before any byte of an answer, so clients know to retry them.
+        handle.pause().await;
+        tokio::time::sleep(HANDOVER).await;
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;

@@ -73,16 +73,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     step("tests, and the browser test (headless Chromium)", || {
         cargo(
             root,
-            // `known_failure_` tests document a defect not fixed yet; they fail by design.
-            &[
-                "test",
-                "--workspace",
-                "--locked",
-                "--",
-                "--include-ignored",
-                "--skip",
-                "known_failure_",
-            ],
+            &["test", "--workspace", "--locked", "--", "--include-ignored"],
         )
     })?;
     // Uses target/debug/onezone-server, which the step above built.
