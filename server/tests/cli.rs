@@ -79,10 +79,7 @@ async fn admin_commands_on_postgres() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let target = Target {
-        data_dir: dir.path(),
-        database_url: Some(&db.url),
-    };
+    let target = Target::postgres(dir.path(), &db.url);
     tokio::task::block_in_place(|| admin_commands_succeed_and_fail_clearly(target));
     db.remove().await;
 }

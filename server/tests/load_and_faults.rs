@@ -144,7 +144,10 @@ async fn admin_writes_during_reads_lose_nothing(target: Target<'_>) {
                     })
                 })
                 .collect();
-            writers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+            writers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
         })
     });
     let during = reads.load(Ordering::Relaxed) - before;
@@ -153,13 +156,24 @@ async fn admin_writes_during_reads_lose_nothing(target: Target<'_>) {
         done.expect("every read succeeded and saw the list only grow");
     }
 
-    let reply = send(reqwest::Client::new().get(url.as_str()).header("macaroon", token.as_str())).await;
+    let reply = send(
+        reqwest::Client::new()
+            .get(url.as_str())
+            .header("macaroon", token.as_str()),
+    )
+    .await;
     let mut listed = list(&reply);
     let mut created = created;
     listed.sort();
     created.sort();
-    assert_eq!(listed, created, "every space an admin command created is listed");
-    println!("{} admin writes during {during} reads: none lost", created.len());
+    assert_eq!(
+        listed, created,
+        "every space an admin command created is listed"
+    );
+    println!(
+        "{} admin writes during {during} reads: none lost",
+        created.len()
+    );
     assert!(during > 0, "the reads overlapped the writes");
 }
 
@@ -175,10 +189,7 @@ async fn admin_writes_during_reads_lose_nothing_on_postgres() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let target = Target {
-        data_dir: dir.path(),
-        database_url: Some(&db.url),
-    };
+    let target = Target::postgres(dir.path(), &db.url);
     admin_writes_during_reads_lose_nothing(target).await;
     db.remove().await;
 }

@@ -24,10 +24,7 @@ fn changes_through_one_replica_show_on_the_other_at_once() {
         return;
     };
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let targets = dirs.each_ref().map(|d| Target {
-        data_dir: d.path(),
-        database_url: Some(&db.url),
-    });
+    let targets = dirs.each_ref().map(|d| Target::postgres(d.path(), &db.url));
 
     // Both start at once on an empty schema: the migration lock lets one migrate.
     let replicas: Vec<Server> = targets

@@ -1,7 +1,7 @@
-//! SQLite faults, met by the real binary: another process holding SQLite's locks, and
-//! another writer holding the write lock. The server answers 500 with the Error body
-//! while it cannot read, keeps serving what does not need the store, and recovers on
-//! its own when the cause goes away.
+//! SQLite faults, met by the real binary: another process holding SQLite's locks,
+//! another writer holding the write lock, and a read-only database file. The server
+//! answers 500 with the Error body while it cannot read, keeps serving what does not
+//! need the store, and recovers on its own when the cause goes away.
 
 mod common;
 
@@ -45,12 +45,25 @@ struct Setup {
     url: String,
     token: String,
     client: reqwest::Client,
+    run_as: Option<u32>,
 }
 
 fn start() -> Setup {
+    start_as(None)
+}
+
+/// Starts a server on a fresh SQLite database holding alice, one space and her token,
+/// running the binary as `run_as` when set.
+fn start_as(run_as: Option<u32>) -> Setup {
     common::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let target = Target::sqlite(dir.path());
+    if let Some(id) = run_as {
+        std::os::unix::fs::chown(dir.path(), Some(id), Some(id)).unwrap();
+    }
+    let target = Target {
+        run_as,
+        ..Target::sqlite(dir.path())
+    };
     target.ok(&["user", "create", "alice", "--password-stdin"], "pw");
     target.ok(&["space", "create", "first", "--owner", "alice"], "");
     let token = target.ok(&["token", "create", "alice"], "");
@@ -63,10 +76,18 @@ fn start() -> Setup {
         url,
         token,
         client: reqwest::Client::new(),
+        run_as,
     }
 }
 
 impl Setup {
+    fn target(&self) -> Target<'_> {
+        Target {
+            run_as: self.run_as,
+            ..Target::sqlite(self.db.parent().unwrap())
+        }
+    }
+
     async fn spaces(&self) -> common::Reply {
         send(
             self.client
@@ -98,7 +119,10 @@ async fn a_process_holding_sqlites_locks_gets_500_then_the_server_recovers() {
     let logged = tokio::task::block_in_place(|| {
         next_matching(&setup.server.stderr, |l| l.contains("request failed"))
     });
-    assert!(logged.contains("locking protocol"), "the log names the cause: {logged}");
+    assert!(
+        logged.contains("locking protocol"),
+        "the log names the cause: {logged}"
+    );
 
     drop(lock);
     let reply = setup.spaces().await;
@@ -128,7 +152,10 @@ async fn another_writer_does_not_stop_reads_and_admin_writes_wait_for_it() {
         Target::sqlite(&dir).ok(&["space", "create", "second", "--owner", "alice"], "")
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!admin.is_finished(), "the admin write waits instead of failing");
+    assert!(
+        !admin.is_finished(),
+        "the admin write waits instead of failing"
+    );
 
     // ...and lands once the other writer commits.
     sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
@@ -144,3 +171,42 @@ async fn another_writer_does_not_stop_reads_and_admin_writes_wait_for_it() {
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&second.as_str()), "{ids:?} lacks {second}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_file_keeps_reads_served_and_fails_admin_writes_clearly() {
+    use std::os::unix::fs::PermissionsExt;
+    // Root ignores permission bits, so as root the binary runs as `nobody`.
+    // SAFETY: geteuid has no preconditions.
+    let run_as = (unsafe { libc::geteuid() } == 0).then_some(NOBODY);
+    let setup = tokio::task::block_in_place(|| start_as(run_as));
+    let set_mode =
+        |mode| std::fs::set_permissions(&setup.db, std::fs::Permissions::from_mode(mode)).unwrap();
+
+    set_mode(0o444);
+    // The request path only reads, through connections opened before the change.
+    let reply = setup.spaces().await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let e = tokio::task::block_in_place(|| {
+        setup
+            .target()
+            .fails(&["space", "create", "second", "--owner", "alice"], "")
+    });
+    assert!(e.contains("readonly database"), "{e}");
+    assert_eq!(setup.spaces().await.status, 200);
+
+    set_mode(0o644);
+    tokio::task::block_in_place(|| {
+        setup
+            .target()
+            .ok(&["space", "create", "second", "--owner", "alice"], "")
+    });
+    let reply = setup.spaces().await;
+    assert_eq!(
+        reply.body["spaces"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        reply.body
+    );
+}
+
+const NOBODY: u32 = 65534;

@@ -1,6 +1,7 @@
 //! Driving the real `onezone-server` binary: admin commands and server processes.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -14,6 +15,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_onezone-server");
 pub struct Target<'a> {
     pub data_dir: &'a Path,
     pub database_url: Option<&'a str>,
+    /// The user and group id to run the binary as: root ignores permission bits, so a
+    /// test about them runs it unprivileged.
+    pub run_as: Option<u32>,
 }
 
 impl<'a> Target<'a> {
@@ -21,6 +25,14 @@ impl<'a> Target<'a> {
         Target {
             data_dir,
             database_url: None,
+            run_as: None,
+        }
+    }
+
+    pub fn postgres(data_dir: &'a Path, database_url: &'a str) -> Self {
+        Target {
+            database_url: Some(database_url),
+            ..Target::sqlite(data_dir)
         }
     }
 
@@ -37,6 +49,9 @@ impl<'a> Target<'a> {
         cmd.arg("--data-dir").arg(self.data_dir);
         if let Some(url) = self.database_url {
             cmd.args(["--database-url", url]);
+        }
+        if let Some(id) = self.run_as {
+            cmd.uid(id).gid(id);
         }
         cmd
     }
