@@ -13,11 +13,16 @@ use common::{PATH, TestApp, send};
 use onezone_server::throttle::ThrottleConfig;
 use tokio::task::JoinSet;
 
+/// Each test here loads the machine on its own; run side by side on two cores they
+/// starve each other's clients for seconds, and the figures mean nothing. One at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const CONNECTIONS: usize = 256;
 const REQUESTS_PER_CONNECTION: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_of_256_connections_gets_no_5xx_and_loses_no_connection() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // Throttling is not under test here: the wrong passwords would trip it.
     let unthrottled = ThrottleConfig {
         per_login: u32::MAX,
@@ -97,6 +102,7 @@ const SPACES_PER_WRITER: usize = 5;
 /// Admin processes create spaces while readers list them without pause: every command
 /// succeeds, every reader sees the list only grow, and the end state holds every space.
 async fn admin_writes_during_reads_lose_nothing(target: Target<'_>) {
+    let _alone = ONE_AT_A_TIME.lock().await;
     common::install_crypto_provider();
     target.ok(&["user", "create", "alice", "--password-stdin"], "pw");
     let token = Arc::new(target.ok(&["token", "create", "alice"], ""));
@@ -200,6 +206,7 @@ async fn admin_writes_during_reads_lose_nothing_on_postgres() {
 // stop dropped connections queued for a worker, closed with no answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_lets_in_flight_requests_finish() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     common::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let target = Target::sqlite(dir.path());
