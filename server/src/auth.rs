@@ -165,20 +165,23 @@ pub enum AuthError {
 /// Verifies credentials against the store.
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    /// Bounds concurrent argon2 verifications (19 MiB each) so that a burst of Basic
-    /// requests queues instead of exhausting memory.
+    /// Bounds concurrent argon2 verifications to one per core: they are CPU-bound, and
+    /// each holds 19 MiB, so a burst of Basic requests queues instead of growing memory.
     hashing: Semaphore,
+    /// One argon2 working memory per permit, allocated on first use and reused.
+    memory: std::sync::Mutex<Vec<password::Memory>>,
     throttle: Throttle,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, throttle: ThrottleConfig) -> Self {
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Built now rather than on the first unknown login, which would then be slower.
         let _ = password::decoy_hash();
         Authenticator {
             store,
             hashing: Semaphore::new(permits),
+            memory: std::sync::Mutex::default(),
             throttle: Throttle::new(throttle),
         }
     }
@@ -217,13 +220,23 @@ impl Authenticator {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-            .await
-            .expect("password verification does not panic");
+        let mut memory = self.take_memory();
+        let (matches, memory) = tokio::task::spawn_blocking(move || {
+            (password::verify_in(&password, &phc, &mut memory), memory)
+        })
+        .await
+        .expect("password verification does not panic");
+        self.memory.lock().unwrap().push(memory);
         match user_id {
             Some(id) if matches => Ok(id),
             _ => Err(AuthError::InvalidPassword),
         }
+    }
+
+    /// A free working memory; with a hashing permit held there is one, or a new one
+    /// is allocated on first use.
+    fn take_memory(&self) -> password::Memory {
+        self.memory.lock().unwrap().pop().unwrap_or_default()
     }
 
     async fn verify_token(&self, token: &str) -> Result<UserId, AuthError> {
