@@ -25,9 +25,45 @@ pub fn contract(root: &Path) -> anyhow::Result<()> {
     crate::contract::run(root, &venv).map(drop)
 }
 
+/// Debian packages `cargo xtask bench` uses: the load generator, and the plot's font.
+const BENCH_PACKAGES: [(&str, &str); 2] = [
+    ("wrk", "/usr/bin/wrk"),
+    (
+        "fonts-dejavu-core",
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    ),
+];
+
+/// `cargo xtask bench`: release builds of the server and the bench, then the bench,
+/// with `args` passed on. Its PostgreSQL scenarios use ONEZONE_BENCH_DATABASE_URL, or
+/// else ONEZONE_TEST_DATABASE_URL.
+pub fn bench(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    install_debian_packages(&BENCH_PACKAGES)?;
+    cargo(
+        root,
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "--package",
+            "onezone-server",
+            "--package",
+            "onezone-bench",
+        ],
+    )?;
+    let mut command = Command::new(root.join("target/release/onezone-bench"));
+    command.args(args).current_dir(root);
+    if std::env::var_os("ONEZONE_BENCH_DATABASE_URL").is_none()
+        && let Some(url) = std::env::var_os("ONEZONE_TEST_DATABASE_URL")
+    {
+        command.env("ONEZONE_BENCH_DATABASE_URL", url);
+    }
+    run_command(&mut command)
+}
+
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    install_debian_packages()?;
+    install_debian_packages(&DEBIAN_PACKAGES)?;
     let venv = python_tools(root)?;
 
     step("format", || cargo(root, &["fmt", "--all", "--check"]))?;
@@ -107,8 +143,9 @@ fn run_command(command: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn install_debian_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = DEBIAN_PACKAGES
+/// Installs those of `packages` (name, a file it provides) that are missing.
+fn install_debian_packages(packages: &[(&str, &str)]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, file)| !Path::new(file).exists())
         .map(|(package, _)| *package)

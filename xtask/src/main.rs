@@ -29,6 +29,12 @@ enum Command {
     Contract,
     /// Everything CI runs: format, clippy, check, the tests, the contract run and the browser test.
     Ci,
+    /// Benchmark the release server against a bare actix-web baseline with wrk; writes
+    /// BENCHMARKS.md and bench/latency.png. Options after `--`, see `cargo xtask bench -- --help`.
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
             }),
         Command::Contract => ci::contract(&root).map(|()| 0),
         Command::Ci => ci::run(&root).map(|()| 0),
+        Command::Bench { args } => ci::bench(&root, &args).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
