@@ -170,6 +170,7 @@ pub struct Authenticator {
     hashing: Semaphore,
     /// One argon2 working memory per permit, allocated on first use and reused.
     memory: std::sync::Mutex<Vec<password::Memory>>,
+    verified: VerifiedPasswords,
     throttle: Throttle,
 }
 
@@ -182,6 +183,7 @@ impl Authenticator {
             store,
             hashing: Semaphore::new(permits),
             memory: std::sync::Mutex::default(),
+            verified: VerifiedPasswords::new(),
             throttle: Throttle::new(throttle),
         }
     }
@@ -215,20 +217,29 @@ impl Authenticator {
             Some((id, phc)) => (Some(id), phc),
             None => (None, password::decoy_hash().to_owned()),
         };
+        if let Some(id) = user_id
+            && self.verified.contains(login, &phc, &password)
+        {
+            return Ok(id);
+        }
         let _permit = self
             .hashing
             .acquire()
             .await
             .expect("the semaphore is never closed");
         let mut memory = self.take_memory();
-        let (matches, memory) = tokio::task::spawn_blocking(move || {
-            (password::verify_in(&password, &phc, &mut memory), memory)
+        let (matches, memory, password, phc) = tokio::task::spawn_blocking(move || {
+            let matches = password::verify_in(&password, &phc, &mut memory);
+            (matches, memory, password, phc)
         })
         .await
         .expect("password verification does not panic");
         self.memory.lock().unwrap().push(memory);
         match user_id {
-            Some(id) if matches => Ok(id),
+            Some(id) if matches => {
+                self.verified.remember(login, &phc, &password);
+                Ok(id)
+            }
             _ => Err(AuthError::InvalidPassword),
         }
     }
@@ -248,6 +259,57 @@ impl Authenticator {
             Some(record) if record.is_valid_at(unix_now()) => Ok(record.user_id),
             _ => Err(AuthError::InvalidToken),
         }
+    }
+}
+
+/// Passwords that argon2 accepted, so that a client repeating its Basic credentials
+/// does not pay 19 MiB and tens of milliseconds each time. Only a keyed SHA-256 of
+/// (login, stored hash, password) is kept, under a key drawn per process and never
+/// written anywhere. The stored hash is in the key, so a changed password or a removed
+/// user stops matching as soon as the store says so.
+struct VerifiedPasswords {
+    key: [u8; 32],
+    seen: std::sync::RwLock<std::collections::HashSet<[u8; 32]>>,
+}
+
+impl VerifiedPasswords {
+    /// Entries kept; when full, it is emptied and starts again.
+    const CAPACITY: usize = 100_000;
+
+    fn new() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source failed");
+        VerifiedPasswords {
+            key,
+            seen: Default::default(),
+        }
+    }
+
+    fn digest(&self, login: &str, phc: &str, password: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.key);
+        // Lengths first: no two different triples hash the same input.
+        for part in [login, phc] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.update(password.as_bytes());
+        hasher.finalize().into()
+    }
+
+    fn contains(&self, login: &str, phc: &str, password: &str) -> bool {
+        let digest = self.digest(login, phc, password);
+        self.seen.read().unwrap().contains(&digest)
+    }
+
+    fn remember(&self, login: &str, phc: &str, password: &str) {
+        let digest = self.digest(login, phc, password);
+        let mut seen = self.seen.write().unwrap();
+        if seen.len() >= Self::CAPACITY {
+            seen.clear();
+        }
+        seen.insert(digest);
     }
 }
 
@@ -377,5 +439,21 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("t0k3n"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_remembered_password_matches_only_its_login_stored_hash_and_password() {
+        let verified = VerifiedPasswords::new();
+        assert!(!verified.contains("alice", "$argon2id$one", "pw"));
+        verified.remember("alice", "$argon2id$one", "pw");
+        assert!(verified.contains("alice", "$argon2id$one", "pw"));
+        // A changed password (new stored hash), another password, another login.
+        assert!(!verified.contains("alice", "$argon2id$two", "pw"));
+        assert!(!verified.contains("alice", "$argon2id$one", "pw2"));
+        assert!(!verified.contains("bob", "$argon2id$one", "pw"));
+        // Length prefixes: moving bytes between the parts changes the digest.
+        assert!(!verified.contains("alic", "e$argon2id$one", "pw"));
+        // Another process's key: nothing carries over.
+        assert!(!VerifiedPasswords::new().contains("alice", "$argon2id$one", "pw"));
     }
 }
