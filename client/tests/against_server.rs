@@ -48,6 +48,7 @@ async fn server() -> Server {
         tls: Some(self_signed.config),
         workers: Some(1),
         throttle: ThrottleConfig::default(),
+        max_staleness: Some(onezone_server::app::DEFAULT_MAX_STALENESS),
     };
     let app = Application::build(options, store).unwrap();
     let url = format!("https://localhost:{}", app.local_addr().port());

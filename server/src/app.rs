@@ -10,11 +10,15 @@ use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
 
 use crate::http::{self, AppState};
-use crate::store::Store;
+use crate::store::{CachedStore, Store};
 use crate::throttle::ThrottleConfig;
 
 /// How long in-flight requests get to finish after SIGTERM or SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The default bound on how stale a cached read may be: changes made elsewhere (admin
+/// commands, other replicas) show on requests that start this long after them.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_millis(100);
 
 pub struct ServeOptions {
     /// Port 0 picks a free port; [`Application::local_addr`] tells which.
@@ -25,10 +29,14 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// Limits on failed Basic attempts.
     pub throttle: ThrottleConfig,
+    /// How stale a cached read may be (see [`CachedStore`]); `None` reads the store on
+    /// every request.
+    pub max_staleness: Option<Duration>,
 }
 
 pub struct Application {
     server: Server,
+    store: Arc<dyn Store>,
     local_addr: SocketAddr,
     tls: bool,
 }
@@ -40,7 +48,15 @@ impl Application {
         let listener = TcpListener::bind(options.listen)
             .with_context(|| format!("binding {}", options.listen))?;
         let local_addr = listener.local_addr()?;
-        let state = AppState::new(store, options.throttle);
+        let store: Arc<dyn Store> = match options.max_staleness {
+            Some(bound) => {
+                let cached = CachedStore::new(store, bound);
+                cached.spawn_checks();
+                Arc::new(cached)
+            }
+            None => store,
+        };
+        let state = AppState::new(store.clone(), options.throttle);
         let mut server = HttpServer::new(move || http::app(state.clone()))
             .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
             // The binary orders the stop itself (see `main.rs`); actix's own handler would
@@ -57,6 +73,7 @@ impl Application {
         .run();
         Ok(Application {
             server,
+            store,
             local_addr,
             tls,
         })
@@ -74,6 +91,12 @@ impl Application {
 
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// The store requests read, behind the cache if there is one: writing through it
+    /// shows on the next request.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// Stops the server from code, as a signal would.

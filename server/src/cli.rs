@@ -81,6 +81,17 @@ pub struct ServeArgs {
     /// Worker threads (default: one per CPU core).
     #[arg(long, env = "ONEZONE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// How stale a cached read may be, in milliseconds: a change made by an admin
+    /// command or another replica shows on every request that starts this long after
+    /// it. 0 reads the store on every request.
+    #[arg(
+        long,
+        env = "ONEZONE_MAX_STALENESS_MS",
+        default_value_t = crate::app::DEFAULT_MAX_STALENESS.as_millis() as u64,
+        value_name = "MS"
+    )]
+    pub max_staleness_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -139,6 +139,8 @@ async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyho
             tls,
             workers: args.workers,
             throttle: ThrottleConfig::default(),
+            max_staleness: (args.max_staleness_ms > 0)
+                .then(|| std::time::Duration::from_millis(args.max_staleness_ms)),
         },
         store.clone(),
     )?;
@@ -146,6 +148,7 @@ async fn serve(config: &Config, store: Arc<dyn Store>, args: ServeArgs) -> anyho
         address = %app.local_addr(),
         tls = app.is_tls(),
         database = %config.database,
+        max_staleness_ms = args.max_staleness_ms,
         "listening; stop with Ctrl-C or SIGTERM"
     );
     if let Some(outcome) = demo {

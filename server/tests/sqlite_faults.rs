@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::binary::{Server, Target, next_matching};
 use common::{PATH, send};
+use onezone_server::app::DEFAULT_MAX_STALENESS;
 use sqlx::Connection;
 
 /// A POSIX record lock, as SQLite itself takes them, held by this process until
@@ -107,6 +108,8 @@ async fn a_process_holding_sqlites_locks_gets_500_then_the_server_recovers() {
     // recovery, read marks): what a process stuck in the middle of recovery holds.
     // Readers give up after SQLite's own retries, about ten seconds.
     let lock = RecordLock::exclusive(&setup.db.with_extension("db-shm"), 120, 8);
+    // Past the read cache's bound, requests need the store (and its locks) again.
+    tokio::time::sleep(DEFAULT_MAX_STALENESS).await;
     let stuck = setup.spaces();
     let docs = async {
         // Meanwhile, what does not need the store is served at once.
@@ -160,6 +163,7 @@ async fn another_writer_does_not_stop_reads_and_admin_writes_wait_for_it() {
     // ...and lands once the other writer commits.
     sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
     let second = admin.await.unwrap();
+    tokio::time::sleep(DEFAULT_MAX_STALENESS).await;
     let reply = setup.spaces().await;
     assert_eq!(reply.status, 200);
     let ids: Vec<&str> = reply.body["spaces"]
@@ -200,6 +204,7 @@ async fn a_read_only_database_file_keeps_reads_served_and_fails_admin_writes_cle
             .target()
             .ok(&["space", "create", "second", "--owner", "alice"], "")
     });
+    tokio::time::sleep(DEFAULT_MAX_STALENESS).await;
     let reply = setup.spaces().await;
     assert_eq!(
         reply.body["spaces"].as_array().unwrap().len(),

@@ -199,6 +199,39 @@ async fn listing_an_unknown_user_is_an_error(store: Arc<dyn Store>) {
     ));
 }
 
+async fn every_kind_of_write_moves_the_generation(store: Arc<dyn Store>) {
+    // Caches in front of the store (other replicas' too) poll this to see any change.
+    let mut last = store.generation().await.unwrap();
+    let mut moved = async |what: &str| {
+        let now = store.generation().await.unwrap();
+        assert!(
+            now > last,
+            "{what} did not move the generation ({last} -> {now})"
+        );
+        last = now;
+    };
+    store.create_user("alice", "h").await.unwrap();
+    moved("create_user").await;
+    store.set_password_hash("alice", "h2").await.unwrap();
+    moved("set_password_hash").await;
+    let space = ids::new_space_id();
+    store.create_space(&space, "s", "alice").await.unwrap();
+    moved("create_space").await;
+    store.create_user("bob", "h").await.unwrap();
+    moved("create_user").await;
+    store.add_member(&space, "bob").await.unwrap();
+    moved("add_member").await;
+    store.set_default_space("bob", &space).await.unwrap();
+    moved("set_default_space").await;
+    store.remove_member(&space, "bob").await.unwrap();
+    moved("remove_member").await;
+    let token = ids::token_hash("t");
+    store.create_token("alice", &token, None).await.unwrap();
+    moved("create_token").await;
+    store.revoke_token(&token).await.unwrap();
+    moved("revoke_token").await;
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -209,6 +242,23 @@ macro_rules! conformance {
                     let dir = tempfile::tempdir().unwrap();
                     let store = SqliteStore::open_file(&dir.path().join("onezone.db")).await.unwrap();
                     super::$case(Arc::new(store)).await;
+                }
+            )*
+        }
+
+        /// The same promises behind the read cache, which is live here (one check, and a
+        /// bound longer than any test): what is written through it reads back at once.
+        mod sqlite_cached {
+            use super::*;
+            use onezone_server::store::CachedStore;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = SqliteStore::open_file(&dir.path().join("onezone.db")).await.unwrap();
+                    let cached = CachedStore::new(Arc::new(store), std::time::Duration::from_secs(3600));
+                    cached.check().await.unwrap();
+                    super::$case(Arc::new(cached)).await;
                 }
             )*
         }
@@ -234,4 +284,5 @@ conformance!(
     the_default_must_be_a_membership_and_reads_none_once_left,
     tokens_are_found_by_hash_and_revoked,
     listing_an_unknown_user_is_an_error,
+    every_kind_of_write_moves_the_generation,
 );

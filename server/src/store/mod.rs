@@ -3,6 +3,7 @@
 //! The trait speaks in logins, space ids and token hashes; id generation, password
 //! hashing and validation live above it so that every backend behaves the same.
 
+mod cache;
 mod postgres;
 mod sqlite;
 
@@ -12,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+pub use cache::CachedStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -178,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
     /// One indexed query: the memberships in order, and the stored default.
     async fn user_spaces(&self, user_id: UserId) -> Result<UserSpaces, StoreError>;
+    /// A counter that every write to the store bumps, whoever wrote (triggers keep it).
+    async fn generation(&self) -> Result<i64, StoreError>;
 }
 
 /// Now, in unix seconds.

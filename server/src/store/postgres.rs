@@ -241,6 +241,14 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn generation(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM store_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn user_spaces(&self, user_id: UserId) -> Result<UserSpaces, StoreError> {
         let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT u.default_space_id, m.space_id FROM users u \

@@ -238,6 +238,14 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn generation(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM store_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn user_spaces(&self, user_id: UserId) -> Result<UserSpaces, StoreError> {
         // The LEFT JOIN keeps the user's row when they have no space; the primary key
         // (user_id, space_id) gives the order and uniqueness.

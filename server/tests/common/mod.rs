@@ -10,6 +10,7 @@ pub mod postgres;
 use std::sync::Arc;
 
 use onezone_server::admin;
+use onezone_server::app::DEFAULT_MAX_STALENESS;
 use onezone_server::store::{SqliteStore, Store};
 use onezone_server::throttle::ThrottleConfig;
 use onezone_server::{Application, ServeOptions, tls};
@@ -103,8 +104,11 @@ impl TestApp {
             tls,
             workers: Some(1),
             throttle,
+            max_staleness: Some(DEFAULT_MAX_STALENESS),
         };
-        let app = Application::build(options, store.clone()).unwrap();
+        let app = Application::build(options, store).unwrap();
+        // Writes through the server's own store show on its next request.
+        let store = app.store();
         let base_url = app.base_url();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
