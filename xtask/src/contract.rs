@@ -164,6 +164,8 @@ fn run_backend(
         ("token", vec!["-H", &macaroon]),
         ("unauthenticated", vec![]),
     ];
+    let scratch = root.join("target/schemathesis");
+    std::fs::create_dir_all(&scratch)?;
     let mut summaries = Vec::new();
     let mut failed = Vec::new();
     for (mode, auth) in modes {
@@ -179,6 +181,8 @@ fn run_backend(
             ])
             .args(["--seed", "1", "--no-color"])
             .args(&auth)
+            // Its crash cache (.schemathesis/) is build output: keep it under target/.
+            .current_dir(&scratch)
             .output()
             .context("running schemathesis")?;
         let text = String::from_utf8_lossy(&output.stdout);
