@@ -217,9 +217,10 @@ impl Authenticator {
             Some((id, phc)) => (Some(id), phc),
             None => (None, password::decoy_hash().to_owned()),
         };
-        if let Some(id) = user_id
-            && self.verified.contains(login, &phc, &password)
-        {
+        let remembered = |phc: &str, password: &str| {
+            user_id.filter(|_| self.verified.contains(login, phc, password))
+        };
+        if let Some(id) = remembered(&phc, &password) {
             return Ok(id);
         }
         let _permit = self
@@ -227,6 +228,10 @@ impl Authenticator {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        // A burst of the same credentials queues here; the one ahead verified them.
+        if let Some(id) = remembered(&phc, &password) {
+            return Ok(id);
+        }
         let mut memory = self.take_memory();
         let (matches, memory, password, phc) = tokio::task::spawn_blocking(move || {
             let matches = password::verify_in(&password, &phc, &mut memory);
