@@ -24,8 +24,12 @@ use async_trait::async_trait;
 
 use super::{Store, StoreError, TokenRecord, UserId, UserSpaces};
 
-/// Entries per map; when one is full, it takes no more until the next emptying.
-const CAPACITY: usize = 100_000;
+/// What each map may hold; a full map takes no more until the next emptying. Tokens
+/// and password hashes count one each (100,000 is about 15 MiB); a space list counts
+/// its ids and one more, so that a few users with 100,000 spaces cannot fill memory
+/// (250,000 ids is about 18 MiB).
+const ENTRIES: usize = 100_000;
+const SPACE_IDS: usize = 250_000;
 
 pub struct CachedStore {
     inner: Arc<dyn Store>,
@@ -47,26 +51,54 @@ struct State {
     spaces: Map<UserId, UserSpaces>,
 }
 
-struct Map<K, V>(RwLock<HashMap<K, V>>);
+struct Map<K, V> {
+    entries: RwLock<Entries<K, V>>,
+    capacity: usize,
+    weight: fn(&V) -> usize,
+}
+
+struct Entries<K, V> {
+    map: HashMap<K, V>,
+    /// The sum of the entries' weights.
+    used: usize,
+}
 
 impl<K: Eq + Hash, V: Clone> Map<K, V> {
-    fn new() -> Self {
-        Map(RwLock::new(HashMap::new()))
+    fn new(capacity: usize, weight: fn(&V) -> usize) -> Self {
+        Map {
+            entries: RwLock::new(Entries {
+                map: HashMap::new(),
+                used: 0,
+            }),
+            capacity,
+            weight,
+        }
     }
 
     fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
     {
-        self.0.read().unwrap().get(key).cloned()
+        self.entries.read().unwrap().map.get(key).cloned()
     }
 
     fn insert(&self, epoch: &AtomicU64, read_at_epoch: u64, key: K, value: V) {
-        let mut map = self.0.write().unwrap();
+        let weight = (self.weight)(&value);
+        let mut entries = self.entries.write().unwrap();
         // Under the map's lock: an emptying holds every map's lock while it bumps the epoch.
-        if epoch.load(Ordering::Acquire) == read_at_epoch && map.len() < CAPACITY {
-            map.insert(key, value);
+        let replaced = entries.map.get(&key).map_or(0, self.weight);
+        if epoch.load(Ordering::Acquire) != read_at_epoch
+            || entries.used - replaced + weight > self.capacity
+        {
+            return;
         }
+        entries.used = entries.used - replaced + weight;
+        entries.map.insert(key, value);
+    }
+
+    fn clear(entries: &mut Entries<K, V>) {
+        entries.map.clear();
+        entries.used = 0;
     }
 }
 
@@ -83,13 +115,13 @@ impl State {
     }
 
     fn empty(&self) {
-        let mut tokens = self.tokens.0.write().unwrap();
-        let mut hashes = self.password_hashes.0.write().unwrap();
-        let mut spaces = self.spaces.0.write().unwrap();
+        let mut tokens = self.tokens.entries.write().unwrap();
+        let mut hashes = self.password_hashes.entries.write().unwrap();
+        let mut spaces = self.spaces.entries.write().unwrap();
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        tokens.clear();
-        hashes.clear();
-        spaces.clear();
+        Map::clear(&mut tokens);
+        Map::clear(&mut hashes);
+        Map::clear(&mut spaces);
     }
 }
 
@@ -105,9 +137,9 @@ impl CachedStore {
                 checked_at: AtomicI64::new(-1),
                 generation: AtomicI64::new(i64::MIN),
                 epoch: AtomicU64::new(0),
-                tokens: Map::new(),
-                password_hashes: Map::new(),
-                spaces: Map::new(),
+                tokens: Map::new(ENTRIES, |_| 1),
+                password_hashes: Map::new(ENTRIES, |_| 1),
+                spaces: Map::new(SPACE_IDS, |listed| listed.spaces.len() + 1),
             }),
         }
     }
@@ -265,5 +297,32 @@ impl Store for CachedStore {
 
     async fn generation(&self) -> Result<i64, StoreError> {
         self.inner.generation().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_holds_no_more_than_its_capacity_by_weight() {
+        let epoch = AtomicU64::new(0);
+        let map: Map<u32, Vec<u8>> = Map::new(10, |v| v.len());
+        map.insert(&epoch, 0, 1, vec![0; 6]);
+        map.insert(&epoch, 0, 2, vec![0; 5]); // 6 + 5 > 10: refused
+        map.insert(&epoch, 0, 3, vec![0; 4]);
+        assert_eq!(map.get(&1).map(|v| v.len()), Some(6));
+        assert_eq!(map.get(&2), None);
+        assert_eq!(map.get(&3).map(|v| v.len()), Some(4));
+        // Replacing an entry gives its weight back.
+        map.insert(&epoch, 0, 1, vec![0; 1]);
+        map.insert(&epoch, 0, 2, vec![0; 5]);
+        assert_eq!(map.get(&2).map(|v| v.len()), Some(5));
+        assert_eq!(map.entries.read().unwrap().used, 10);
+        // A read from before an emptying is not kept.
+        Map::clear(&mut map.entries.write().unwrap());
+        epoch.fetch_add(1, Ordering::AcqRel);
+        map.insert(&epoch, 0, 4, vec![0; 1]);
+        assert_eq!(map.get(&4), None);
     }
 }
