@@ -57,8 +57,13 @@ pub struct Figures {
     pub socket_errors: u64,
 }
 
-/// Runs wrk against `url` and checks that every answer was what the scenario expects:
-/// all 2xx, or (`expect_refusals`) none.
+/// Seconds of load before each measured run, whose figures are dropped: a freshly
+/// started process's first requests (connections opened, caches filled, the first
+/// Basic verification) are not its steady state.
+pub const WARM_UP_SECONDS: u64 = 1;
+
+/// Runs wrk against `url`, after a warm-up, and checks that every answer was what the
+/// scenario expects: all 2xx, or (`expect_refusals`) none.
 pub fn run(
     url: &str,
     credentials: &Credentials,
@@ -69,25 +74,32 @@ pub fn run(
 ) -> anyhow::Result<Figures> {
     let script = scratch.join("wrk-credentials.lua");
     std::fs::write(&script, credentials.script())?;
+    wrk(url, &script, connections, WARM_UP_SECONDS)?;
+    let report = wrk(url, &script, connections, seconds)?;
+    let figures = parse(&report).with_context(|| format!("reading wrk's report:\n{report}"))?;
+    check(&figures, expect_refusals).with_context(|| format!("wrk's report:\n{report}"))?;
+    Ok(figures)
+}
+
+/// One wrk run; its report.
+fn wrk(url: &str, script: &Path, connections: u32, seconds: u64) -> anyhow::Result<String> {
     let threads = connections.min(2);
     let output = Command::new("wrk")
         .arg(format!("-t{threads}"))
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"))
         .args(["--latency", "--timeout", "10s", "-s"])
-        .arg(&script)
+        .arg(script)
         .arg(url)
         .output()
         .context("running wrk (Debian package `wrk`; `cargo xtask bench` installs it)")?;
-    let report = String::from_utf8_lossy(&output.stdout);
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
     ensure!(
         output.status.success(),
         "wrk failed: {}{report}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let figures = parse(&report).with_context(|| format!("reading wrk's report:\n{report}"))?;
-    check(&figures, expect_refusals).with_context(|| format!("wrk's report:\n{report}"))?;
-    Ok(figures)
+    Ok(report)
 }
 
 /// A run whose answers are not what the scenario is about measures something else.

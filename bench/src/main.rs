@@ -5,6 +5,7 @@
 mod load;
 mod processes;
 mod report;
+mod scale;
 mod seed;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,12 @@ struct Args {
     /// The plot to write, linked from the report by its file name.
     #[arg(long, default_value = "bench/latency.png")]
     plot: PathBuf,
+    /// Instead of the scenarios: 1,000 against 1,000,000 users (10,000,000
+    /// memberships), and users with 10,000 and 100,000 spaces, on SQLite and on
+    /// PostgreSQL. Rewrites only its own section of the report. Takes several minutes
+    /// and a few GB of disk in the temporary directory.
+    #[arg(long)]
+    scale: bool,
 }
 
 /// Where a scenario's server keeps its data.
@@ -65,6 +72,21 @@ async fn main() -> anyhow::Result<()> {
         dir: args.bin_dir.clone(),
         logs: work.path().join("logs"),
     };
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+
+    if args.scale {
+        let results = scale::run(
+            &bins,
+            work.path(),
+            args.database_url.as_deref(),
+            args.seconds,
+        )
+        .await?;
+        let section = report::scale_markdown(&results, args.seconds)?;
+        std::fs::write(&args.out, report::splice(&existing, None, Some(&section)))?;
+        eprintln!("wrote the scale section of {}", args.out.display());
+        return Ok(());
+    }
 
     let sqlite_dir = work.path().join("sqlite");
     let fixture = seed::sqlite(&sqlite_dir).await?;
@@ -178,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
                 work.path(),
             )?
         };
-        let running = bins.server(data_dir, url, scenario.tls)?;
+        let running = bins.server(data_dir, url, scenario.tls, &[])?;
         let server = load::run(
             &running.url,
             &scenario.credentials,
@@ -219,7 +241,7 @@ async fn main() -> anyhow::Result<()> {
             )?
         };
         let server = {
-            let running = bins.server(&sqlite_dir, None, false)?;
+            let running = bins.server(&sqlite_dir, None, false, &[])?;
             load::run(
                 &running.url,
                 &credentials,
@@ -251,7 +273,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(&args.plot),
         postgres: postgres.is_some(),
     })?;
-    std::fs::write(&args.out, text)?;
+    std::fs::write(&args.out, report::splice(&existing, Some(&text), None))?;
     eprintln!("wrote {} and {}", args.out.display(), args.plot.display());
     Ok(())
 }
@@ -274,7 +296,7 @@ fn token_scenario(
 
 /// The server's answer for the benchmark user, byte for byte: the baseline sends it.
 async fn fetch_body(bins: &Binaries, data_dir: &Path, token: &str) -> anyhow::Result<Vec<u8>> {
-    let running = bins.server(data_dir, None, false)?;
+    let running = bins.server(data_dir, None, false, &[])?;
     let response = reqwest::Client::new()
         .get(&running.url)
         .header("macaroon", token)

@@ -20,12 +20,14 @@ pub struct Binaries {
 }
 
 impl Binaries {
-    /// `onezone-server serve` on `data_dir`, or on `database_url` when given.
+    /// `onezone-server serve` on `data_dir`, or on `database_url` when given, with
+    /// `extra` flags for `serve`.
     pub fn server(
         &self,
         data_dir: &Path,
         database_url: Option<&str>,
         tls: bool,
+        extra: &[&str],
     ) -> anyhow::Result<Running> {
         let mut cmd = Command::new(self.dir.join("onezone-server"));
         cmd.arg("--data-dir").arg(data_dir);
@@ -36,6 +38,7 @@ impl Binaries {
         if !tls {
             cmd.arg("--no-tls");
         }
+        cmd.args(extra);
         // The server's own default logging: one access-log line per request.
         cmd.env_remove("RUST_LOG");
         self.start(cmd, "server", tls)

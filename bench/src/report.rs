@@ -75,10 +75,14 @@ pub fn markdown(cx: &Context) -> anyhow::Result<String> {
         "Written by `cargo xtask bench`; do not edit by hand. Each scenario runs the \
          baseline (a bare actix-web server answering the same path with the same bytes, no \
          authentication, no store: `bench/src/bin/baseline.rs`) and then the release \
-         server, each freshly started, under `wrk` with {} connections for {} s. The \
-         ratio is the server's throughput over the baseline's in the same scenario; on a \
+         server, each freshly started, under `wrk` with {} connections for {} s, each \
+         after {} s of the same load whose figures are dropped (a fresh process's first \
+         requests open connections and fill caches; the first Basic request pays one \
+         argon2 verification). The ratio is the server's throughput over the baseline's in the same scenario; on a \
          shared machine the ratio is the figure to trust, not the absolute numbers.\n",
-        cx.connections, cx.seconds
+        cx.connections,
+        cx.seconds,
+        crate::load::WARM_UP_SECONDS
     )?;
     writeln!(md, "## Machine\n")?;
     for line in machine() {
@@ -347,4 +351,200 @@ fn register_font() -> anyhow::Result<()> {
     )
     .map_err(|_| anyhow::anyhow!("{FONT} is not a font plotters can read"))?;
     Ok(())
+}
+
+/// The scale section's bounds in BENCHMARKS.md: each of the two runs (`bench` and
+/// `bench --scale`) rewrites its own part and keeps the other's.
+const SCALE_BEGIN: &str = "<!-- written by `cargo xtask bench --scale` -->";
+const SCALE_END: &str = "<!-- end of the --scale section -->";
+
+/// `existing` with its main part replaced by `main` and/or its scale section by
+/// `scale`, where given.
+pub fn splice(existing: &str, main: Option<&str>, scale: Option<&str>) -> String {
+    let (old_main, old_scale) = match (existing.find(SCALE_BEGIN), existing.find(SCALE_END)) {
+        (Some(begin), Some(end)) if begin < end => (
+            format!(
+                "{}{}",
+                &existing[..begin],
+                &existing[end + SCALE_END.len()..]
+            ),
+            Some(existing[begin + SCALE_BEGIN.len()..end].to_owned()),
+        ),
+        _ => (existing.to_owned(), None),
+    };
+    let main = main.map_or(old_main, str::to_owned);
+    let scale = scale.map(str::to_owned).or(old_scale);
+    let mut out = main.trim_end().to_owned();
+    out.push('\n');
+    if let Some(scale) = scale {
+        out += &format!("\n{SCALE_BEGIN}\n{}\n{SCALE_END}\n", scale.trim());
+    }
+    out
+}
+
+/// The `--scale` section of BENCHMARKS.md.
+pub fn scale_markdown(results: &crate::scale::Results, seconds: u64) -> anyhow::Result<String> {
+    use crate::scale::{LARGE_USERS, SMALL_USERS, WIDE};
+    let mut md = String::new();
+    writeln!(md, "## Scale: a thousand users against a million\n")?;
+    writeln!(
+        md,
+        "`cargo xtask bench --scale` fills a database with {} users and another with \
+         {} users, each user a member of 10 of 100,000 spaces (so 10,000,000 \
+         memberships in the large one), then asks for the spaces of a user in the middle with \
+         a token, one request at a time for {seconds} s (wrk, 1 connection). The server runs \
+         with `--max-staleness-ms 0`, so every request reads the database: with the read \
+         cache on, a repeated request would not reach it at all. Run on {}.\n",
+        thousands(SMALL_USERS),
+        thousands(LARGE_USERS),
+        machine()
+            .pop()
+            .unwrap_or_default()
+            .trim_start_matches("run on ")
+    )?;
+    writeln!(
+        md,
+        "| store | users | memberships | fill s | p50 ms | p99 ms | req/s | p50 vs {} users |",
+        thousands(SMALL_USERS)
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    let small_p50 = |backend: &str| {
+        results
+            .sizes
+            .iter()
+            .find(|r| r.backend.name() == backend && r.users == SMALL_USERS)
+            .map(|r| r.probe.p50_ms)
+    };
+    let mut ratios = Vec::new();
+    for r in &results.sizes {
+        let ratio = small_p50(r.backend.name()).map(|small| r.probe.p50_ms / small);
+        if r.users == LARGE_USERS
+            && let Some(ratio) = ratio
+        {
+            ratios.push((r.backend.name(), ratio));
+        }
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.0} | {} |",
+            r.backend.name(),
+            thousands(r.users),
+            thousands(r.memberships),
+            r.fill_seconds,
+            r.probe.p50_ms,
+            r.probe.p99_ms,
+            r.probe.requests_per_second,
+            ratio.map_or("".into(), |x| format!("{x:.2}"))
+        )?;
+    }
+    let worst = ratios.iter().map(|(_, r)| *r).fold(0.0, f64::max);
+    writeln!(
+        md,
+        "\nTarget, latency at {} users within 1.5 x of {}: {} ({}).\n",
+        thousands(LARGE_USERS),
+        thousands(SMALL_USERS),
+        if worst <= 1.5 { "met" } else { "**not met**" },
+        ratios
+            .iter()
+            .map(|(b, r)| format!("{b} {r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+
+    writeln!(md, "## One user with many spaces\n")?;
+    writeln!(
+        md,
+        "In the {}-user database, users who are members of {} and of {} spaces; \
+         each on a freshly started server, the median of 5 requests. Linear time means the \
+         larger takes about {} x as long; peak RSS is the server's before its first request \
+         and after the last.\n",
+        thousands(LARGE_USERS),
+        thousands(WIDE[0]),
+        thousands(WIDE[1]),
+        WIDE[1] / WIDE[0]
+    )?;
+    writeln!(
+        md,
+        "| store | spaces | median ms | body KiB | µs per space | peak RSS before MiB | peak RSS after MiB |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|")?;
+    for r in &results.wide {
+        writeln!(
+            md,
+            "| {} | {} | {:.1} | {:.0} | {:.2} | {:.1} | {:.1} |",
+            r.backend.name(),
+            thousands(r.spaces),
+            r.median_ms,
+            r.body_bytes as f64 / 1024.0,
+            r.median_ms * 1e3 / r.spaces as f64,
+            r.rss_before_mib,
+            r.rss_after_mib
+        )?;
+    }
+    writeln!(md)?;
+    for pair in results.wide.chunks(2) {
+        if let [small, large] = pair {
+            writeln!(
+                md,
+                "- {}: {} spaces took {:.1} x the time of {} (linear: {}); memory grew by {:.1} MiB \
+                 for a {:.1} MiB answer.",
+                small.backend.name(),
+                thousands(large.spaces),
+                large.median_ms / small.median_ms,
+                thousands(small.spaces),
+                large.spaces / small.spaces,
+                large.rss_after_mib - large.rss_before_mib,
+                large.body_bytes as f64 / 1024.0 / 1024.0
+            )?;
+        }
+    }
+    Ok(md)
+}
+
+/// 1000000 as "1,000,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+    }
+
+    #[test]
+    fn each_run_rewrites_its_own_part_and_keeps_the_other() {
+        let first = splice("", Some("# Benchmarks\nold table\n"), None);
+        assert_eq!(first, "# Benchmarks\nold table\n");
+        let with_scale = splice(&first, None, Some("## Scale\nfigures 1"));
+        assert!(with_scale.starts_with("# Benchmarks\nold table\n\n"));
+        assert!(with_scale.contains("figures 1"));
+
+        // The main run again: new table, the scale figures kept, once.
+        let again = splice(&with_scale, Some("# Benchmarks\nnew table\n"), None);
+        assert!(
+            again.contains("new table") && !again.contains("old table"),
+            "{again}"
+        );
+        assert_eq!(again.matches("figures 1").count(), 1, "{again}");
+        assert_eq!(again.matches(SCALE_BEGIN).count(), 1, "{again}");
+
+        // The scale run again: its section replaced, the table kept.
+        let rescaled = splice(&again, None, Some("## Scale\nfigures 2"));
+        assert!(rescaled.contains("figures 2") && !rescaled.contains("figures 1"));
+        assert!(rescaled.contains("new table"));
+    }
 }
