@@ -21,8 +21,12 @@ use report::{CurvePoint, Row};
 #[command(about = "Benchmark onezone-server against a bare actix-web baseline (needs wrk)")]
 struct Args {
     /// Seconds per wrk run.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Baseline-then-server rounds per scenario; the round with the median ratio is
+    /// reported. One run on a shared machine can be off by a fifth either way.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Concurrent connections for the scenario table.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -145,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
             refused: false,
         },
         Scenario {
-            name: "Basic, 1,000 users in turn",
+            name: report::DISTINCT_USERS,
             backend: Backend::Sqlite,
             tls: false,
             credentials: Credentials::Rotating(fixture.many_basic.clone()),
@@ -187,39 +191,43 @@ async fn main() -> anyhow::Result<()> {
             Backend::Postgres => (pg_dir.as_path(), pg_url),
         };
         let tls = scenario.tls.then_some((cert.as_path(), key.as_path()));
-        // Baseline first, then the server, scenario by scenario: both see the same
-        // minute of a noisy machine.
-        let baseline = {
-            let running = bins.baseline(&body, tls)?;
-            load::run(
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds.max(1) {
+            // Baseline first, then the server: both see the same minute of a noisy
+            // machine.
+            let baseline = {
+                let running = bins.baseline(&body, tls)?;
+                load::run(
+                    &running.url,
+                    &scenario.credentials,
+                    args.connections,
+                    args.seconds,
+                    false,
+                    work.path(),
+                )?
+            };
+            let running = bins.server(data_dir, url, scenario.tls, &[])?;
+            let server = load::run(
                 &running.url,
                 &scenario.credentials,
                 args.connections,
                 args.seconds,
-                false,
+                scenario.refused,
                 work.path(),
-            )?
-        };
-        let running = bins.server(data_dir, url, scenario.tls, &[])?;
-        let server = load::run(
-            &running.url,
-            &scenario.credentials,
-            args.connections,
-            args.seconds,
-            scenario.refused,
-            work.path(),
-        )
-        .with_context(|| format!("scenario {:?}", scenario.name))?;
-        let row = Row {
-            scenario: scenario.name,
-            backend: match scenario.backend {
-                Backend::Sqlite => "SQLite",
-                Backend::Postgres => "PostgreSQL",
-            },
-            server,
-            baseline,
-            peak_rss_mib: running.peak_rss_mib()?,
-        };
+            )
+            .with_context(|| format!("scenario {:?}", scenario.name))?;
+            rounds.push(Row {
+                scenario: scenario.name,
+                backend: match scenario.backend {
+                    Backend::Sqlite => "SQLite",
+                    Backend::Postgres => "PostgreSQL",
+                },
+                server,
+                baseline,
+                peak_rss_mib: running.peak_rss_mib()?,
+            });
+        }
+        let row = report::median_round(rounds);
         eprintln!("{}", row.one_line());
         rows.push(row);
     }
@@ -266,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
         curve: &curve,
         connections: args.connections,
         seconds: args.seconds,
+        rounds: args.rounds.max(1),
         curve_seconds: seconds,
         plot: args
             .plot
