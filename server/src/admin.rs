@@ -1,5 +1,6 @@
 //! The admin commands' logic, shared by the command line and the demo seeding. They
-//! work on the database of a running server; the server sees changes on its next request.
+//! work on the database of a running server, which sees their changes within its
+//! staleness bound (`--max-staleness-ms`).
 
 use std::io::{BufRead, IsTerminal};
 

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
     about = "Onezone's REST API for a user's spaces: GET /api/v3/onezone/user/spaces",
     long_about = "Onezone's REST API for a user's spaces: GET /api/v3/onezone/user/spaces.\n\n\
         `serve` runs the server; the other commands administer its users, spaces and \
-        tokens, and may be run while the server is running: it sees their changes on its \
-        next request.",
+        tokens, and may be run while the server is running: it sees their changes within \
+        --max-staleness-ms (100 ms by default).",
     after_help = "Quick start:\n  onezone-server serve --demo\n  \
         curl -k -u demo:PASSWORD https://localhost:8443/api/v3/onezone/user/spaces"
 )]
@@ -150,7 +150,7 @@ pub enum TokenCommand {
         #[arg(long, value_name = "SECONDS")]
         ttl: Option<u64>,
     },
-    /// Revoke a token: it is refused from the next request on.
+    /// Revoke a token: running servers refuse it within their --max-staleness-ms.
     Revoke {
         #[arg(allow_hyphen_values = true)]
         token: String,

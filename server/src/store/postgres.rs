@@ -1,7 +1,8 @@
 //! The PostgreSQL store: for several stateless server replicas on one database.
 //!
-//! Every request reads the database, so a change made through any replica (or an
-//! admin command) is seen by every replica on its next request; nothing is cached.
+//! This store caches nothing: every call reads the database. The server puts
+//! `store::cache` in front of it, which bounds how late a change made through another
+//! replica (or an admin command) is seen.
 //! Migrations take PostgreSQL's advisory lock (sqlx's migrator does), so replicas
 //! starting at once apply them once.
 
