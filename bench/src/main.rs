@@ -237,27 +237,15 @@ async fn main() -> anyhow::Result<()> {
     let credentials = Credentials::Header("macaroon", fixture.token.clone());
     let seconds = (args.seconds / 2).max(3);
     for connections in [1, 4, 16, 64, 256] {
+        let measure =
+            |url: &str| load::run(url, &credentials, connections, seconds, false, work.path());
         let baseline = {
             let running = bins.baseline(&body, None)?;
-            load::run(
-                &running.url,
-                &credentials,
-                connections,
-                seconds,
-                false,
-                work.path(),
-            )?
+            measure(&running.url)?
         };
         let server = {
             let running = bins.server(&sqlite_dir, None, false, &[])?;
-            load::run(
-                &running.url,
-                &credentials,
-                connections,
-                seconds,
-                false,
-                work.path(),
-            )?
+            measure(&running.url)?
         };
         let point = CurvePoint {
             connections,
