@@ -25,8 +25,8 @@ struct Args {
     seconds: u64,
     /// Baseline-then-server rounds per scenario; the round with the median ratio is
     /// reported. One run on a shared machine can be off by a fifth either way.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Concurrent connections for the scenario table.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -192,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let tls = scenario.tls.then_some((cert.as_path(), key.as_path()));
         let mut rounds = Vec::new();
-        for _ in 0..args.rounds.max(1) {
+        for _ in 0..args.rounds {
             // Baseline first, then the server: both see the same minute of a noisy
             // machine.
             let baseline = {
@@ -262,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
         curve: &curve,
         connections: args.connections,
         seconds: args.seconds,
-        rounds: args.rounds.max(1),
+        rounds: args.rounds,
         curve_seconds: seconds,
         plot: args
             .plot

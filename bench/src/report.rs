@@ -70,7 +70,7 @@ pub struct Context<'a> {
     pub curve: &'a [CurvePoint],
     pub connections: u32,
     pub seconds: u64,
-    pub rounds: usize,
+    pub rounds: u32,
     pub curve_seconds: u64,
     /// The plot's path relative to the report.
     pub plot: &'a Path,
