@@ -28,7 +28,8 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
-    /// Database to use instead of the SQLite file in the data directory (sqlite:PATH).
+    /// Database to use instead of the SQLite file in the data directory:
+    /// postgres://USER:PASSWORD@HOST:PORT/DB (for several replicas) or sqlite:PATH.
     #[arg(long, global = true, env = "ONEZONE_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
 
