@@ -36,6 +36,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            let read_only = e
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+                .any(store::is_read_only);
+            if read_only {
+                // SQLite creates the -wal and -shm files with the database file's mode,
+                // so after a spell read-only they can stay so when the file is fixed.
+                eprintln!(
+                    "hint: this user must be able to write the database file and its -wal \
+                     and -shm files beside it"
+                );
+            }
             ExitCode::FAILURE
         }
     }

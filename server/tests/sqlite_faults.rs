@@ -183,10 +183,11 @@ async fn a_read_only_database_file_keeps_reads_served_and_fails_admin_writes_cle
     // SAFETY: geteuid has no preconditions.
     let run_as = (unsafe { libc::geteuid() } == 0).then_some(NOBODY);
     let setup = tokio::task::block_in_place(|| start_as(run_as));
-    let set_mode =
-        |mode| std::fs::set_permissions(&setup.db, std::fs::Permissions::from_mode(mode)).unwrap();
+    let set_mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
 
-    set_mode(0o444);
+    set_mode(&setup.db, 0o444);
     // The request path only reads, through connections opened before the change.
     let reply = setup.spaces().await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -196,9 +197,17 @@ async fn a_read_only_database_file_keeps_reads_served_and_fails_admin_writes_cle
             .fails(&["space", "create", "second", "--owner", "alice"], "")
     });
     assert!(e.contains("readonly database"), "{e}");
+    assert!(e.contains("hint:") && e.contains("-wal"), "{e}");
     assert_eq!(setup.spaces().await.status, 200);
 
-    set_mode(0o644);
+    // As the hint says: SQLite may have recreated the -wal file meanwhile, with the
+    // database file's mode, so the operator makes all three writable again.
+    for suffix in ["", "-wal", "-shm"] {
+        let path = setup.db.with_file_name(format!("onezone.db{suffix}"));
+        if path.exists() {
+            set_mode(&path, 0o644);
+        }
+    }
     tokio::task::block_in_place(|| {
         setup
             .target()

@@ -148,6 +148,18 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Whether SQLite refused a write because a file was not writable (SQLITE_READONLY
+/// and its extended codes).
+pub fn is_read_only(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => e
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 8),
+        _ => false,
+    }
+}
+
 /// Everything the server and the admin commands need from a database.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

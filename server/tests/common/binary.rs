@@ -83,7 +83,8 @@ impl<'a> Target<'a> {
         String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
     }
 
-    /// Runs a command that must fail with one clear line on stderr; returns that line.
+    /// Runs a command that must fail with one clear `error:` line on stderr, perhaps
+    /// followed by `hint:` lines; returns them, joined by newlines.
     pub fn fails(&self, args: &[&str], stdin: &str) -> String {
         let out = self.run(args, stdin);
         let stderr = String::from_utf8(out.stderr).unwrap();
@@ -94,13 +95,12 @@ impl<'a> Target<'a> {
             out.stdout
         );
         let lines: Vec<&str> = stderr.trim_end().lines().collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "{args:?}: one line on stderr, got {stderr:?}"
+        assert!(
+            lines.first().is_some_and(|l| l.starts_with("error: "))
+                && lines[1..].iter().all(|l| l.starts_with("hint: ")),
+            "{args:?}: one error line on stderr (and hints), got {stderr:?}"
         );
-        assert!(lines[0].starts_with("error: "), "{stderr:?}");
-        lines[0].to_owned()
+        lines.join("\n")
     }
 }
 
