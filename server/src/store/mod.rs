@@ -149,15 +149,15 @@ pub enum StoreError {
 }
 
 /// Whether SQLite refused a write because a file was not writable (SQLITE_READONLY
-/// and its extended codes).
+/// and its extended codes, whose low byte is 8).
 pub fn is_read_only(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(e) => e
-            .code()
+    let sqlx::Error::Database(e) = e else {
+        return false;
+    };
+    e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && e.code()
             .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| code & 0xff == 8),
-        _ => false,
-    }
+            .is_some_and(|code| code & 0xff == 8)
 }
 
 /// Everything the server and the admin commands need from a database.
