@@ -16,6 +16,7 @@ use clap::Parser;
 use load::Credentials;
 use processes::Binaries;
 use report::{CurvePoint, Row};
+use seed::Backend;
 
 #[derive(Parser)]
 #[command(about = "Benchmark onezone-server against a bare actix-web baseline (needs wrk)")]
@@ -49,13 +50,6 @@ struct Args {
     /// and a few GB of disk in the temporary directory.
     #[arg(long)]
     scale: bool,
-}
-
-/// Where a scenario's server keeps its data.
-#[derive(Clone, Copy, PartialEq)]
-enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 struct Scenario {
@@ -218,10 +212,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("scenario {:?}", scenario.name))?;
             rounds.push(Row {
                 scenario: scenario.name,
-                backend: match scenario.backend {
-                    Backend::Sqlite => "SQLite",
-                    Backend::Postgres => "PostgreSQL",
-                },
+                backend: scenario.backend.name(),
                 server,
                 baseline,
                 peak_rss_mib: running.peak_rss_mib()?,

@@ -10,13 +10,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use onezone_server::admin;
 use onezone_server::store::{DatabaseTarget, connect};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 
 use crate::load::{self, Credentials, Figures};
 use crate::processes::Binaries;
+use crate::seed::{self, Backend};
 
 /// Spaces in each scale database; every bulk user is a member of `PER_USER` of them.
 const SPACES: u64 = 100_000;
@@ -29,21 +30,6 @@ pub const WIDE: [u64; 2] = [10_000, 100_000];
 const WIDE_REPEATS: usize = 5;
 /// Only the request path's reads: no cache in front of the store.
 const NO_CACHE: &[&str] = &["--max-staleness-ms", "0"];
-
-#[derive(Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        }
-    }
-}
 
 /// One database's fill and the latency of a user with `PER_USER` spaces in it.
 pub struct SizeRow {
@@ -162,38 +148,19 @@ fn sqlite_database(data_dir: &Path) -> anyhow::Result<Database> {
 }
 
 async fn postgres_database(server: &str, name: &str, data_dir: &Path) -> anyhow::Result<Database> {
-    let mut admin = PgConnection::connect(server)
-        .await
-        .with_context(|| format!("connecting to PostgreSQL at {server}"))?;
-    for statement in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::raw_sql(AssertSqlSafe(statement))
-            .execute(&mut admin)
-            .await?;
-    }
-    let mut url = reqwest::Url::parse(server)?;
-    url.set_path(name);
+    let url = seed::fresh_postgres_database(server, name).await?;
     std::fs::create_dir_all(data_dir)?;
     Ok(Database {
         backend: Backend::Postgres,
         data_dir: data_dir.to_owned(),
-        url: Some(url.to_string()),
+        url: Some(url),
     })
 }
 
 /// Frees the disk a database took: a million users is a gigabyte or so.
 async fn drop_database(db: &Database, server: Option<&str>, name: &str) -> anyhow::Result<()> {
     match (db.backend, server) {
-        (Backend::Postgres, Some(server)) => {
-            let mut admin = PgConnection::connect(server).await?;
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await?;
-        }
+        (Backend::Postgres, Some(server)) => seed::drop_postgres_database(server, name).await?,
         _ => std::fs::remove_dir_all(&db.data_dir)?,
     }
     Ok(())
@@ -275,7 +242,9 @@ fn overriding(backend: Backend) -> &'static str {
 async fn fill(db: &Database, users: u64) -> anyhow::Result<()> {
     drop(connect(&target(db)).await?);
     let bulk = bulk_sql(db.backend, users);
-    match db.backend {
+    // Each branch loads, then counts what the load left, on the same connection.
+    const COUNT: &str = "SELECT count(*) FROM memberships";
+    let count: i64 = match db.backend {
         Backend::Sqlite => {
             let file = db.data_dir.join(onezone_server::config::SQLITE_FILE);
             let mut conn = SqliteConnection::connect(&format!("sqlite:{}", file.display())).await?;
@@ -307,6 +276,7 @@ async fn fill(db: &Database, users: u64) -> anyhow::Result<()> {
             sqlx::raw_sql(AssertSqlSafe(script))
                 .execute(&mut conn)
                 .await?;
+            sqlx::query_scalar(COUNT).fetch_one(&mut conn).await?
         }
         Backend::Postgres => {
             let mut conn = PgConnection::connect(db.url.as_deref().unwrap()).await?;
@@ -337,23 +307,7 @@ async fn fill(db: &Database, users: u64) -> anyhow::Result<()> {
             for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
                 sqlx::raw_sql(statement).execute(&mut conn).await?;
             }
-        }
-    }
-    let count: i64 = match db.backend {
-        Backend::Sqlite => {
-            let file = db.data_dir.join(onezone_server::config::SQLITE_FILE);
-            let mut conn = SqliteConnection::connect(&format!("sqlite:{}", file.display())).await?;
-            sqlx::query("SELECT count(*) FROM memberships")
-                .fetch_one(&mut conn)
-                .await?
-                .get(0)
-        }
-        Backend::Postgres => {
-            let mut conn = PgConnection::connect(db.url.as_deref().unwrap()).await?;
-            sqlx::query("SELECT count(*) FROM memberships")
-                .fetch_one(&mut conn)
-                .await?
-                .get(0)
+            sqlx::query_scalar(COUNT).fetch_one(&mut conn).await?
         }
     };
     let expected = users * PER_USER + WIDE.iter().sum::<u64>();

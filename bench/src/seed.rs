@@ -15,6 +15,22 @@ pub const PASSWORD: &str = "bench-password";
 pub const SPACES: usize = 10;
 pub const MANY_USERS: usize = 1000;
 
+/// Which store a database is.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
 /// What the load generator sends.
 pub struct Fixture {
     pub token: String,
@@ -33,26 +49,41 @@ pub async fn sqlite(data_dir: &Path) -> anyhow::Result<Fixture> {
     fill(connect(&DatabaseTarget::SqliteFile(file)).await?.as_ref()).await
 }
 
-/// A fresh database `onezone_bench` on the PostgreSQL server of `server_url`, dropped
-/// first if a previous run left it. Returns its URL and the fixture.
+/// A fresh database `onezone_bench` on the PostgreSQL server of `server_url`. Returns
+/// its URL and the fixture.
 pub async fn postgres(server_url: &str) -> anyhow::Result<(String, Fixture)> {
-    const NAME: &str = "onezone_bench";
+    let url = fresh_postgres_database(server_url, "onezone_bench").await?;
+    let store = connect(&DatabaseTarget::Url(url.clone())).await?;
+    Ok((url, fill(store.as_ref()).await?))
+}
+
+/// Creates the database `name` on the PostgreSQL server of `server_url`, dropped first
+/// if a previous run left it; returns its URL.
+pub async fn fresh_postgres_database(server_url: &str, name: &str) -> anyhow::Result<String> {
+    drop_postgres_database(server_url, name).await?;
+    on_postgres_server(server_url, &format!("CREATE DATABASE {name}")).await?;
+    let mut url = reqwest::Url::parse(server_url)?;
+    url.set_path(name);
+    Ok(url.to_string())
+}
+
+pub async fn drop_postgres_database(server_url: &str, name: &str) -> anyhow::Result<()> {
+    on_postgres_server(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+}
+
+/// Runs one statement on the server's own database (names are the bench's constants).
+async fn on_postgres_server(server_url: &str, statement: &str) -> anyhow::Result<()> {
     let mut admin = PgConnection::connect(server_url)
         .await
         .with_context(|| format!("connecting to PostgreSQL at {server_url}"))?;
-    for statement in [
-        format!("DROP DATABASE IF EXISTS {NAME} WITH (FORCE)"),
-        format!("CREATE DATABASE {NAME}"),
-    ] {
-        sqlx::raw_sql(AssertSqlSafe(statement))
-            .execute(&mut admin)
-            .await?;
-    }
-    let mut url = reqwest::Url::parse(server_url)?;
-    url.set_path(NAME);
-    let url = url.to_string();
-    let store = connect(&DatabaseTarget::Url(url.clone())).await?;
-    Ok((url, fill(store.as_ref()).await?))
+    sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
 }
 
 async fn fill(store: &dyn Store) -> anyhow::Result<Fixture> {
