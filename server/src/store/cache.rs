@@ -183,26 +183,28 @@ impl CachedStore {
         });
     }
 
-    async fn cached<K, V, F>(
+    /// The key is borrowed, and owned only for an insert: a hit allocates no key.
+    async fn cached<K, Q, V, F>(
         &self,
         map: impl Fn(&State) -> &Map<K, V>,
-        key: K,
+        key: &Q,
         read: F,
     ) -> Result<Option<V>, StoreError>
     where
-        K: Eq + Hash,
+        K: Eq + Hash + std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
         V: Clone,
         F: std::future::Future<Output = Result<Option<V>, StoreError>>,
     {
         let Some(epoch) = self.state.fresh() else {
             return read.await;
         };
-        if let Some(hit) = map(&self.state).get(&key) {
+        if let Some(hit) = map(&self.state).get(key) {
             return Ok(Some(hit));
         }
         let found = read.await?;
         if let Some(value) = &found {
-            map(&self.state).insert(&self.state.epoch, epoch, key, value.clone());
+            map(&self.state).insert(&self.state.epoch, epoch, key.to_owned(), value.clone());
         }
         Ok(found)
     }
@@ -275,20 +277,20 @@ impl Store for CachedStore {
     async fn password_hash(&self, login: &str) -> Result<Option<(UserId, String)>, StoreError> {
         self.cached(
             |s| &s.password_hashes,
-            login.to_owned(),
+            login,
             self.inner.password_hash(login),
         )
         .await
     }
 
     async fn token(&self, token_hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        self.cached(|s| &s.tokens, *token_hash, self.inner.token(token_hash))
+        self.cached(|s| &s.tokens, token_hash, self.inner.token(token_hash))
             .await
     }
 
     async fn user_spaces(&self, user_id: UserId) -> Result<UserSpaces, StoreError> {
         let found = self
-            .cached(|s| &s.spaces, user_id, async {
+            .cached(|s| &s.spaces, &user_id, async {
                 self.inner.user_spaces(user_id).await.map(Some)
             })
             .await?;
